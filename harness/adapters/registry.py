@@ -1,0 +1,35 @@
+"""Name -> check kind. Kinds register themselves with @register when their module loads."""
+from __future__ import annotations
+
+import importlib
+
+from .base import Kind, KindConfigError  # noqa: F401  (re-exported for spec.py)
+
+_KINDS: dict[str, Kind] = {}
+_MODULES = ("aics_layers", "aics_vgg", "aics_timing")
+_loaded = False
+
+
+def register(cls: type[Kind]) -> type[Kind]:
+    if cls.name in _KINDS:
+        raise ValueError(f"kind {cls.name!r} registered twice")
+    _KINDS[cls.name] = cls()
+    return cls
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _MODULES:
+            importlib.import_module(f"{__package__}.{module}")
+
+
+def get(name: str) -> Kind | None:
+    _load_all()
+    return _KINDS.get(name)
+
+
+def names() -> list[str]:
+    _load_all()
+    return sorted(_KINDS)

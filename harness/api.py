@@ -1,0 +1,92 @@
+"""The harness as a library: every CLI verb is one of these functions.
+
+    from harness import api
+    result = api.check("my_exp_dir", lab="aics-exp3-3")
+    print(result.score, result.level)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .context import LabContext, build_context
+from .errors import HarnessError
+from .results import SubmissionResult
+from .runner import RunOptions, check_submission
+from .spec import LabSpec, available_labs, load_spec
+
+__all__ = ["check", "grade", "labs", "GradedSubmission"]
+
+
+def labs(specs_dir: Path | None = None) -> list[LabSpec]:
+    """Every lab spec in the specs directory, loaded and validated."""
+    return [load_spec(name, specs_dir) for name in available_labs(specs_dir)]
+
+
+def check(path: str | Path, lab: str, *, weights: str | Path | None = None, image: str | Path | None = None,
+          only: list[str] | None = None, compat: bool = True, namespaces: str = "auto",
+          context: LabContext | None = None) -> SubmissionResult:
+    """Check one submission (a directory or a .zip) against one lab."""
+    spec = context.spec if context else load_spec(lab)
+    if only:
+        unknown = sorted(set(only) - {c.id for c in spec.checks})
+        if unknown:
+            raise HarnessError(f"unknown check id(s) for {spec.lab}: {', '.join(unknown)}")
+    context = context or build_context(spec, weights=weights, image=image)
+    options = RunOptions(only=tuple(only) if only else None, compat=compat, namespaces=namespaces)
+    return check_submission(Path(path), spec, context, options)
+
+
+@dataclass
+class GradedSubmission:
+    name: str
+    result: SubmissionResult
+    json_path: Path
+
+
+def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, weights=None, image=None,
+          compat: bool = True, on_result=None) -> list[GradedSubmission]:
+    """Grade every submission under ``directory`` into ``out``.
+
+    Layout: ``directory/<lab>/<name>/`` (the lab from the folder name) or, with
+    ``lab`` given, ``directory/<name>/``. Writes ``out/<lab>/<name>.json``.
+    ``on_result(graded)`` is called after each submission (progress display).
+    """
+    directory, out = Path(directory), Path(out)
+    if not directory.is_dir():
+        raise HarnessError(f"{directory}: not a directory")
+    graded = []
+    for lab_name, submissions in _discover(directory, lab).items():
+        spec = load_spec(lab_name)
+        context = build_context(spec, weights=weights, image=image)
+        for submission in submissions:
+            result = check(submission, spec.lab, compat=compat, context=context)
+            json_path = out / spec.lab / f"{_safe_name(submission.name)}.json"
+            result.write_json(json_path)
+            item = GradedSubmission(submission.name, result, json_path)
+            graded.append(item)
+            if on_result:
+                on_result(item)
+    return graded
+
+
+def _discover(directory: Path, lab: str | None) -> dict[str, list[Path]]:
+    if lab:
+        return {lab: _submission_dirs(directory)}
+    known = set(available_labs())
+    found = {child.name: _submission_dirs(child) for child in sorted(directory.iterdir())
+             if child.is_dir() and child.name in known}
+    if not found:
+        raise HarnessError(f"{directory}: no folder named after a lab ({', '.join(sorted(known))}); "
+                           "use --lab to grade a folder of submissions for one lab")
+    return found
+
+
+def _submission_dirs(directory: Path) -> list[Path]:
+    return sorted(child for child in directory.iterdir()
+                  if (child.is_dir() and not child.name.startswith((".", "_"))) or child.suffix == ".zip")
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "submission"

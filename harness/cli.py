@@ -1,0 +1,112 @@
+"""`harness`: a thin command line over harness.api.
+
+Exit status: 0 when every check passed, 1 when a check did not pass, 2 when
+the harness itself could not run (bad arguments, a broken spec, an unreadable
+file); the message is one line, with the traceback only under --debug.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import api
+from .errors import HarnessError
+
+EXIT_OK, EXIT_FAILED_CHECKS, EXIT_HARNESS_ERROR = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_HARNESS_ERROR
+    try:
+        return args.command(args)
+    except HarnessError as error:
+        if args.debug:
+            raise
+        print(f"harness: error: {error}", file=sys.stderr)
+        return EXIT_HARNESS_ERROR
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return EXIT_HARNESS_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Check deep-learning-from-scratch lab submissions.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of harness errors")
+    commands = parser.add_subparsers(title="commands")
+
+    check = commands.add_parser("check", help="check one submission",
+                                description="Check one submission (a directory holding stu_upload/, or a .zip). "
+                                            "Example: harness check my_exp_dir --lab aics-exp3-3")
+    check.add_argument("path", type=Path)
+    check.add_argument("--lab", required=True, help="lab name (see `harness labs`) or a spec .yaml file")
+    _resources(check)
+    check.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
+    check.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
+    check.add_argument("--only", nargs="+", metavar="CHECK", help="run only these check ids")
+    check.add_argument("--verbose", "-v", action="store_true", help="explain passing and skipped checks too")
+    check.set_defaults(command=_check)
+
+    grade = commands.add_parser("grade", help="grade a folder of submissions into a reports folder",
+                                description="Grade every submission under DIR (DIR/<lab>/<name>/, or DIR/<name>/ "
+                                            "with --lab). Example: harness grade submissions --out reports")
+    grade.add_argument("directory", type=Path)
+    grade.add_argument("--out", type=Path, default=Path("reports"))
+    grade.add_argument("--lab", help="the lab of every submission in DIR")
+    _resources(grade)
+    grade.set_defaults(command=_grade)
+
+    labs = commands.add_parser("labs", help="list the labs")
+    labs.set_defaults(command=_labs)
+    return parser
+
+
+def _resources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", type=Path, metavar="FILE",
+                        help="imagenet-vgg-verydeep-19.mat (default: $HARNESS_VGG19_WEIGHTS, else synthetic weights)")
+    parser.add_argument("--image", type=Path, metavar="FILE", help="image to classify (default: the shipped sample)")
+    parser.add_argument("--no-compat", dest="compat", action="store_false",
+                        help="do not emulate removed APIs (np.float, scipy.misc.imread ...)")
+
+
+def _check(args) -> int:
+    from .report.console import format_result
+    from .spec import load_spec
+
+    result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=args.only, compat=args.compat)
+    print(format_result(result, load_spec(args.lab), verbose=args.verbose))
+    if args.json:
+        result.write_json(args.json)
+    if args.html:
+        from .report.html import write_html
+        write_html(result, args.html)
+    return EXIT_OK if result.all_passed or _only_selected(result, args.only) else EXIT_FAILED_CHECKS
+
+
+def _only_selected(result, only) -> bool:
+    return bool(only) and all(check.status == "pass" for check in result.checks if check.id in only)
+
+
+def _grade(args) -> int:
+    def progress(item):
+        level = f", level {item.result.level}" if item.result.level is not None else ""
+        print(f"{item.result.lab}/{item.name}: {item.result.score:g}/{item.result.max_score:g}{level}", flush=True)
+
+    graded = api.grade(args.directory, args.out, lab=args.lab, weights=args.weights, image=args.image,
+                       compat=args.compat, on_result=progress)
+    print(f"graded {len(graded)} submissions into {args.out}")
+    return EXIT_OK if all(item.result.all_passed for item in graded) else EXIT_FAILED_CHECKS
+
+
+def _labs(args) -> int:
+    for spec in api.labs():
+        print(f"{spec.lab:<14} {spec.title}  ({len(spec.checks)} checks, {spec.max_score:g} points)")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

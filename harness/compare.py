@@ -1,0 +1,160 @@
+"""Compare a submission's output with the expected one, assert_close style.
+
+Order of questions, as a person debugging would ask them: did it return an
+array at all, of the right shape, of a float dtype, with finite values, and
+only then how close. The verdict uses
+
+    |actual - expected| <= atol * scale + rtol * |expected|,   scale = max |expected|
+
+with (rtol, atol) chosen by the dtype the submission computed in (the looser
+of the output's and the inputs' dtype), so a correct float32 implementation
+passes and a float64 one is held to rounding error. The atol term is scaled
+because layer outputs range from 1e-12 (style-loss gradients) to 1e3 (VGG
+activations): an absolute floor would accept anything at one end or nothing
+at the other. The report adds the figures people know: max abs error, cs231n's
+rel_error (max |x-y| / max(1e-8, |x|+|y|)), the number of mismatched elements
+and the worst index.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .spec import Tolerance
+
+_FLOAT_RANK = {np.dtype(np.float16): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing one output; ``problem`` is None when it matches."""
+
+    name: str
+    problem: str | None = None            # "type" | "shape" | "dtype" | "nonfinite" | "values"
+    message: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def tolerance_for(table: dict[str, Tolerance], *dtypes: np.dtype) -> tuple[str, Tolerance]:
+    """The table entry of the least precise float dtype among ``dtypes``."""
+    floats = [np.dtype(d) for d in dtypes if np.dtype(d) in _FLOAT_RANK]
+    weakest = min(floats, key=_FLOAT_RANK.__getitem__) if floats else np.dtype(np.float64)
+    return weakest.name, table[weakest.name]
+
+
+def rel_error(expected: np.ndarray, actual: np.ndarray) -> float:
+    """cs231n's rel_error: max |x - y| / max(1e-8, |x| + |y|)."""
+    if expected.size == 0:
+        return 0.0
+    return float(np.max(np.abs(expected - actual) / np.maximum(1e-8, np.abs(expected) + np.abs(actual))))
+
+
+def compare_arrays(name: str, expected: np.ndarray, actual, table: dict[str, Tolerance],
+                   input_dtype: np.dtype | None = None, shape_policy: str = "exact") -> Comparison:
+    """Compare one float output. ``actual`` is an ndarray or a sandbox ``Returned`` marker."""
+    if not isinstance(actual, np.ndarray):
+        return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
+    expected = np.asarray(expected)
+    actual, shape_note = _conform_shape(expected, actual, shape_policy)
+    if actual is None:
+        return Comparison(name, "shape", f"{name}: expected shape {expected.shape}, got {shape_note}",
+                          {"expected_shape": list(expected.shape), "actual_shape": shape_note})
+    if actual.dtype.kind != "f" and expected.dtype.kind == "f":
+        return Comparison(name, "dtype",
+                          f"{name}: expected floating-point values, got dtype {actual.dtype} "
+                          "(integer results lose the fractional part)")
+    nonfinite = _nonfinite_message(name, expected, actual)
+    if nonfinite:
+        return Comparison(name, "nonfinite", nonfinite, {"nan": int(np.isnan(actual).sum()), "inf": int(np.isinf(actual).sum())})
+    dtype_name, tolerance = tolerance_for(table, actual.dtype, input_dtype or actual.dtype)
+    return _compare_values(name, expected.astype(np.float64), actual.astype(np.float64), tolerance, dtype_name, shape_note)
+
+
+def compare_exact(name: str, expected: np.ndarray, actual) -> Comparison:
+    """For integer results (class indices) and arrays that must be bit-identical."""
+    if not isinstance(actual, np.ndarray):
+        return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
+    if actual.shape != np.shape(expected):
+        return Comparison(name, "shape", f"{name}: expected shape {np.shape(expected)}, got {actual.shape}")
+    differs = actual != expected
+    if np.any(differs):
+        index = tuple(int(i) for i in np.argwhere(differs)[0])
+        return Comparison(name, "values",
+                          f"{name}: expected {_fmt(np.asarray(expected)[index])}, got {_fmt(actual[index])}"
+                          + (f" at index {index}" if index else ""),
+                          {"mismatched": int(differs.sum()), "total": int(differs.size)})
+    return Comparison(name, metrics={"mismatched": 0, "total": int(differs.size)})
+
+
+def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: str, shape_note: str) -> Comparison:
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    scale = scale if scale > 0 else 1.0
+    abs_error = np.abs(actual - expected)
+    allowed = tolerance.atol * scale + tolerance.rtol * np.abs(expected)
+    mismatched = abs_error > allowed
+    count, total = int(mismatched.sum()), int(expected.size)
+    metrics = {
+        "max_abs_error": float(abs_error.max()) if total else 0.0,
+        "max_rel_error": rel_error(expected, actual),
+        "mismatched": count,
+        "total": total,
+        "scale": scale,
+        "tolerance_dtype": dtype_name,
+        "rtol": tolerance.rtol,
+        "atol": tolerance.atol,
+    }
+    if total:
+        worst = np.unravel_index(int(np.argmax(abs_error / np.maximum(allowed, np.finfo(np.float64).tiny))), expected.shape)
+        worst = tuple(int(i) for i in worst)
+        metrics["worst_index"] = list(worst)
+        metrics["worst_expected"] = float(expected[worst])
+        metrics["worst_actual"] = float(actual[worst])
+    if count == 0 or count <= tolerance.max_mismatch_fraction * total:
+        return Comparison(name, message=shape_note, metrics=metrics)
+    where = f" at index {tuple(metrics['worst_index'])}" if expected.ndim else ""
+    message = (
+        f"{name}: {count} of {total} values differ ({count / total:.1%}); greatest difference "
+        f"{metrics['max_abs_error']:.3g}{where} (expected {metrics['worst_expected']:.6g}, got "
+        f"{metrics['worst_actual']:.6g}; allowed {tolerance.atol:g}*{scale:.3g} + {tolerance.rtol:g}*|expected| "
+        f"for {dtype_name}); rel_error {metrics['max_rel_error']:.2e}"
+    )
+    return Comparison(name, "values", message, metrics)
+
+
+def _conform_shape(expected: np.ndarray, actual: np.ndarray, policy: str):
+    """Return (actual reshaped for comparison or None, a note). ``squeeze`` accepts size-1 axes added or dropped."""
+    if actual.shape == expected.shape:
+        return actual, ""
+    if policy == "squeeze" and actual.size == expected.size and \
+            tuple(d for d in actual.shape if d != 1) == tuple(d for d in expected.shape if d != 1):
+        return actual.reshape(expected.shape), f"(accepted shape {actual.shape} for {expected.shape})"
+    return None, str(actual.shape)
+
+
+def _nonfinite_message(name: str, expected: np.ndarray, actual: np.ndarray) -> str:
+    if actual.dtype.kind != "f":
+        return ""
+    bad = ~np.isfinite(actual) & np.isfinite(expected)
+    if not bad.any():
+        return ""
+    nan, inf = int(np.isnan(actual[bad]).sum()), int(np.isinf(actual[bad]).sum())
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    parts = [f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else ""]
+    return f"{name}: output contains {' and '.join(p for p in parts if p)} values where finite ones were expected (first at index {first})"
+
+
+def _describe_non_array(actual) -> str:
+    kind = getattr(actual, "kind", None)
+    if kind == "none":
+        return "got None (did the function forget to return its result?)"
+    type_name = getattr(actual, "type_name", type(actual).__name__)
+    return f"got a {type_name} that is not an array of numbers"
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, (float, np.floating)) else str(value)

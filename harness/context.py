@@ -1,0 +1,103 @@
+"""The resources a lab's checks share: weights, images, the reference model, memoised runs.
+
+A ``LabContext`` lives as long as a grading run (one process grading one or
+many submissions), so the reference VGG19 and expected values computed for
+one submission are reused for the next. A ``RunContext`` adds what belongs to
+one submission only: results of child runs that several checks compare
+(vgg19.pool5, vgg19.softmax and vgg19.top1 share one forward pass).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import HarnessError
+from .spec import LabSpec
+
+
+@dataclass
+class LabContext:
+    spec: LabSpec
+    weights_path: Path | None = None
+    weights_source: str = ""            # "synthetic" | "given" | "environment"
+    image_path: Path | None = None
+    content_image_path: Path | None = None
+    style_image_path: Path | None = None
+    expected_memo: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def vgg_params(self):
+        from reference.vgg19 import matconvnet
+        try:
+            return matconvnet.load_params(self.weights_path)
+        except (OSError, ValueError) as error:
+            raise HarnessError(f"{self.weights_path}: cannot read VGG19 weights: {error}") from None
+
+    @functools.cached_property
+    def reference_vgg(self):
+        from reference.vgg19.model import VGG19
+        return VGG19(self.vgg_params)
+
+    def resources(self) -> dict:
+        """What the result records about the inputs it was graded with."""
+        described = {}
+        if self.weights_path:
+            described["weights"] = {"path": str(self.weights_path), "source": self.weights_source}
+        for key in ("image_path", "content_image_path", "style_image_path"):
+            value = getattr(self, key)
+            if value:
+                described[key.removesuffix("_path")] = str(value)
+        return described
+
+    def readable_paths(self) -> list[Path]:
+        """Files the sandboxed child may open (the course hands them to the student's code)."""
+        return [path for path in (self.weights_path, self.image_path, self.content_image_path,
+                                  self.style_image_path) if path]
+
+
+@dataclass
+class RunContext:
+    lab: LabContext
+    memo: dict = field(default_factory=dict)
+
+
+def build_context(spec: LabSpec, weights: str | Path | None = None, image: str | Path | None = None) -> LabContext:
+    """Resolve the lab's resources: explicit paths, then environment, then the synthetic defaults."""
+    context = LabContext(spec)
+    needs = spec.resources
+    if needs.get("vgg19_weights"):
+        context.weights_path, context.weights_source = _weights(weights)
+    elif weights is not None:
+        raise HarnessError(f"lab {spec.lab} does not use VGG19 weights (--weights given)")
+    if needs.get("image"):
+        context.image_path = _existing(image, "--image") if image else _shipped("sample")
+    elif image is not None:
+        raise HarnessError(f"lab {spec.lab} does not classify an image (--image given)")
+    if needs.get("style_images"):
+        context.content_image_path = _shipped("content")
+        context.style_image_path = _shipped("style")
+    return context
+
+
+def _weights(weights) -> tuple[Path, str]:
+    import os
+
+    from reference.vgg19 import weights as vgg_weights
+    if weights is not None:
+        return _existing(weights, "--weights"), "given"
+    if os.environ.get("HARNESS_VGG19_WEIGHTS"):
+        return _existing(os.environ["HARNESS_VGG19_WEIGHTS"], "HARNESS_VGG19_WEIGHTS"), "environment"
+    return vgg_weights.synthetic_weights_path(), "synthetic"
+
+
+def _existing(path, what: str) -> Path:
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise HarnessError(f"{path}: no such file ({what})")
+    return resolved
+
+
+def _shipped(name: str) -> Path:
+    from reference.vgg19 import preprocess
+    return preprocess.shipped_image(name)

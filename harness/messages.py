@@ -1,0 +1,50 @@
+"""Plain-words messages for what went wrong inside the child.
+
+The student reads these: name their file and line, the exception, what the
+harness was doing, and the hint the sandbox found (Python 2 leftovers, a
+misspelt method with its closest match).
+"""
+from __future__ import annotations
+
+import difflib
+
+_STATUS_WORDS = {
+    "timeout": "did not finish in time",
+    "crashed": "the Python process running the submission died",
+    "blocked": "the submission attempted an action the sandbox forbids",
+    "protocol": "the submission interfered with the harness's result channel",
+}
+
+
+def describe_failure(reply, doing: str) -> str:
+    """One paragraph: what happened, where in the student's code, and a hint when there is one."""
+    error = reply.error
+    parts = []
+    if reply.status == "timeout":
+        parts.append(f"{_STATUS_WORDS['timeout']} while {doing} (limit {reply.wall_time:.0f} s)"
+                     if reply.wall_time else f"{_STATUS_WORDS['timeout']} while {doing}")
+    elif reply.status in _STATUS_WORDS and not error:
+        parts.append(f"{_STATUS_WORDS[reply.status]} while {doing}")
+    if error is not None:
+        where = f"{error.file}, line {error.line}: " if error.file and error.line else ""
+        step = error.step or doing
+        parts.append(f"{where}{error.exc_type}: {error.message} (while {step})")
+        if error.source_line:
+            parts.append(f"    {error.source_line.strip()}")
+        suggestion = _did_you_mean(error)
+        if suggestion:
+            parts.append(suggestion)
+        if error.hint:
+            parts.append(f"hint: {error.hint}")
+    for action in getattr(reply, "blocked", None) or ():
+        parts.append(f"blocked: {action}")
+    return "\n".join(parts) if parts else f"failed while {doing}"
+
+
+def _did_you_mean(error) -> str:
+    missing = getattr(error, "missing_name", None)
+    candidates = getattr(error, "candidates", None) or []
+    if not missing or not candidates:
+        return ""
+    close = difflib.get_close_matches(missing, candidates, n=1, cutoff=0.5)
+    return f"did you mean {close[0]!r}? (the course's name is {missing!r})" if close else ""

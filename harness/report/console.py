@@ -1,0 +1,62 @@
+"""The readable summary `harness check` prints: one line per check, then what went wrong."""
+from __future__ import annotations
+
+from .. import rubric
+from ..results import CheckResult, SubmissionResult
+from ..spec import LabSpec
+
+_LABEL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skip": "SKIP"}
+
+
+def format_result(result: SubmissionResult, spec: LabSpec | None = None, verbose: bool = False) -> str:
+    lines = [f"{result.lab}: {result.submission}"]
+    if result.error:
+        lines.append(f"  could not check this submission: {result.error}")
+    width = max((len(check.id) for check in result.checks), default=10)
+    for check in result.checks:
+        lines.append(f"  {_LABEL[check.status]:<7} {check.id:<{width}}  {_points(check)}  {_figures(check)}".rstrip())
+        if check.status not in ("pass", "skip") or (verbose and check.message):
+            lines.extend("      " + line for line in _explanation(check).splitlines())
+        elif check.status == "skip" and verbose:
+            lines.append(f"      {check.message}")
+    lines.append(f"score {_num(result.score)}/{_num(result.max_score)}"
+                 + (f", level {result.level}" if result.level is not None else ""))
+    if spec is not None and spec.tiers:
+        nxt = rubric.missing_for_next_tier(spec.tiers, result.checks)
+        if nxt:
+            lines.append(f"next level {nxt[0]} needs: {', '.join(nxt[1])}")
+    compat = result.sandbox.get("compat_used") if result.sandbox else None
+    if compat:
+        lines.append(f"note: legacy APIs were emulated for this submission: {', '.join(compat)}")
+    return "\n".join(lines)
+
+
+def _points(check: CheckResult) -> str:
+    return f"{_num(check.points):>4}/{_num(check.max_points):<4}"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _figures(check: CheckResult) -> str:
+    metrics = check.metrics
+    parts = []
+    if "cases" in metrics:
+        parts.append(f"{metrics.get('cases_passed', 0)}/{metrics['cases']} cases")
+    if "max_abs_error" in metrics:
+        parts.append(f"max abs err {metrics['max_abs_error']:.2g}")
+    if "max_rel_error" in metrics:
+        parts.append(f"rel err {metrics['max_rel_error']:.2g}")
+    if "ratio" in metrics:
+        parts.append(f"speedup {metrics['ratio']:.1f}x (reference {metrics.get('reference_ratio', float('nan')):.1f}x)")
+    return ", ".join(parts)
+
+
+def _explanation(check: CheckResult) -> str:
+    text = check.message
+    if check.diagnosis:
+        text += f"\ndiagnosis: {check.diagnosis}"
+    if check.counterexample:
+        text += f"\nminimal failing input: {check.counterexample.get('params')}"
+    return text

@@ -1,0 +1,107 @@
+"""What a check run produces: per-case outcomes, per-check results, the submission's result.
+
+The JSON form (``SubmissionResult.to_json``) is the stable interface other
+tools read: {"lab", "submission", "score", "max_score", "level", "checks":
+[{"id", "status", "points", "max_points", "message", "metrics", ...}], ...}.
+Status is one of pass, fail, error, timeout, skip: a crash or a timeout is
+not a wrong answer, and a check that could not run because one it depends on
+failed is a skip (worth nothing).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATUSES = ("pass", "fail", "error", "timeout", "skip")
+
+
+@dataclass
+class CaseOutcome:
+    """One case (or one hypothesis example) of a check."""
+
+    name: str
+    status: str
+    message: str = ""
+    public: bool = False
+    params: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)       # per output: the comparison figures
+    diagnosis: str = ""
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    status: str
+    points: float
+    max_points: float
+    message: str = ""
+    metrics: dict = field(default_factory=dict)
+    cases: list[CaseOutcome] = field(default_factory=list)
+    diagnosis: str = ""
+    counterexample: dict | None = None               # a property's shrunk failing input
+    details: dict = field(default_factory=dict)      # kind-specific extras (timing series, images ...)
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["cases"] = [asdict(case) for case in self.cases]
+        return data
+
+
+@dataclass
+class SubmissionResult:
+    lab: str
+    submission: str
+    checks: list[CheckResult]
+    score: float
+    max_score: float
+    level: int | None
+    spec_sha256: str = ""
+    harness_version: str = ""
+    sandbox: dict = field(default_factory=dict)      # containment layers, compat shims used
+    resources: dict = field(default_factory=dict)    # which weights and images were used
+    duration: float = 0.0
+    error: str = ""                                  # set when the submission could not be checked at all
+
+    @property
+    def all_passed(self) -> bool:
+        return all(check.status in ("pass",) for check in self.checks) and not self.error
+
+    def check(self, check_id: str) -> CheckResult:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+    def to_json(self) -> dict:
+        return {
+            "lab": self.lab,
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "level": self.level,
+            "checks": [check.to_json() for check in self.checks],
+            "error": self.error,
+            "spec_sha256": self.spec_sha256,
+            "harness_version": self.harness_version,
+            "sandbox": self.sandbox,
+            "resources": self.resources,
+            "duration": round(self.duration, 3),
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    """numpy scalars and arrays that reach the result (metrics) as plain JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

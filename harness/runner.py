@@ -1,0 +1,189 @@
+"""Check one submission against one lab spec.
+
+    spec -> (per check, per case) inputs and expected values -> the child runs the
+    submission -> compare -> CheckResult -> rubric -> SubmissionResult
+
+Checks run in file order inside one sandbox session; a check whose
+dependency did not pass is skipped. A crash, exception or timeout of the
+submission costs the check (the session restarts the child), never the run.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__, rubric
+from .adapters import registry
+from .adapters.base import ChildFailure
+from .context import LabContext, RunContext
+from .errors import HarnessError
+from .messages import describe_failure
+from .results import CaseOutcome, CheckResult, SubmissionResult
+from .spec import Case, CheckSpec, LabSpec, stable_seed
+from .submission import Submission, locate_submission
+
+_STATUS_PRECEDENCE = ("timeout", "error", "fail", "pass")
+
+
+@dataclass
+class RunOptions:
+    only: tuple[str, ...] | None = None      # check ids to run (others are reported as skip)
+    namespaces: str = "auto"
+    compat: bool = True
+
+
+def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
+                     options: RunOptions | None = None) -> SubmissionResult:
+    options = options or RunOptions()
+    started = time.perf_counter()
+    submission = locate_submission(Path(path), spec)
+    run_context = RunContext(lab_context)
+    results: list[CheckResult] = []
+    with _open_session(submission, spec, lab_context, options) as session:
+        for check in spec.checks:
+            results.append(_run_or_skip(check, session, submission, run_context, results, options))
+        sandbox_info = _sandbox_summary(session)
+    score, max_score = rubric.score(results)
+    return SubmissionResult(
+        lab=spec.lab,
+        submission=str(path),
+        checks=results,
+        score=score,
+        max_score=max_score,
+        level=rubric.level(spec.tiers, results),
+        spec_sha256=spec.source_sha256,
+        harness_version=__version__,
+        sandbox=sandbox_info,
+        resources=lab_context.resources(),
+        duration=time.perf_counter() - started,
+    )
+
+
+def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions):
+    from .sandbox import Limits, SandboxConfig, Session
+    limits = spec.limits
+    config = SandboxConfig(
+        submission_dir=submission.package_dir,
+        package_name=spec.package,
+        limits=Limits(wall_time=limits.timeout, cpu_time=limits.cpu_time, address_space=limits.address_space,
+                      open_files=limits.open_files, file_size=limits.file_size, processes=limits.processes,
+                      output_bytes=limits.output_bytes, scratch_bytes=limits.scratch_bytes),
+        threads=limits.threads,
+        readable_paths=lab_context.readable_paths(),
+        protected_paths=_protected_paths(spec, submission),
+        compat=options.compat,
+        namespaces=options.namespaces,
+    )
+    return Session(config)
+
+
+def _protected_paths(spec: LabSpec, submission: Submission) -> list[Path]:
+    """What the child must never read: the specs and everything beside the submission (other students)."""
+    paths = [spec.path.parent.resolve(), submission.root.resolve().parent]
+    return paths
+
+
+def _sandbox_summary(session) -> dict:
+    summary = getattr(session, "summary", None)
+    return summary() if callable(summary) else {}
+
+
+def _run_or_skip(check: CheckSpec, session, submission: Submission, run_context: RunContext,
+                 previous: list[CheckResult], options: RunOptions) -> CheckResult:
+    if options.only is not None and check.id not in options.only:
+        return _skipped(check, "not selected in this run")
+    status_of = {result.id: result.status for result in previous}
+    blocked = [dependency for dependency in check.depends if status_of.get(dependency) != "pass"]
+    if blocked:
+        return _skipped(check, f"not run: depends on {', '.join(blocked)}, which did not pass")
+    missing = submission.missing_file(check.target.file) if check.target else None
+    if missing:
+        return CheckResult(check.id, check.title, "error", 0.0, check.points, missing)
+    started = time.perf_counter()
+    result = run_check(check, session, run_context)
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def _skipped(check: CheckSpec, why: str) -> CheckResult:
+    return CheckResult(check.id, check.title, "skip", 0.0, check.points, why)
+
+
+def run_check(check: CheckSpec, session, run_context: RunContext) -> CheckResult:
+    kind = registry.get(check.kind)
+    if check.is_property:
+        from .properties import run_property
+        outcomes, counterexample = run_property(check, kind, session, run_context)
+    else:
+        outcomes = [run_case(check, kind, case, session, run_context) for case in check.cases]
+        counterexample = None
+    return _summarise(check, outcomes, counterexample)
+
+
+def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContext) -> CaseOutcome:
+    arrays = kind.make_inputs(check, case, run_context)
+    expected = _expected(check, kind, case, arrays, run_context)
+    outcome = CaseOutcome(case.name, "pass", public=case.public, params=dict(case.params))
+    try:
+        execution = kind.execute(session, check, case, arrays, run_context)
+    except ChildFailure as failure:
+        outcome.status = "timeout" if failure.reply.status == "timeout" else "error"
+        outcome.message = describe_failure(failure.reply, failure.doing)
+        return outcome
+    comparisons = kind.compare(check, case, arrays, expected, execution.values)
+    outcome.metrics = {comparison.name: comparison.metrics for comparison in comparisons}
+    failed = [comparison for comparison in comparisons if not comparison.ok]
+    if failed:
+        outcome.status = "fail"
+        outcome.message = "; ".join(comparison.message for comparison in failed)
+    return outcome
+
+
+def _expected(check: CheckSpec, kind, case: Case, arrays: dict, run_context: RunContext) -> dict:
+    try:
+        return kind.expected(check, case, arrays, run_context)
+    except HarnessError:
+        raise
+    except Exception as error:  # the reference refusing a case is a spec or harness bug, never the student's
+        raise HarnessError(f"{check.id}, case {case.name}: the reference could not compute the expected "
+                           f"values ({type(error).__name__}: {error})") from error
+
+
+def _summarise(check: CheckSpec, outcomes: list[CaseOutcome], counterexample: dict | None) -> CheckResult:
+    status = min((outcome.status for outcome in outcomes), key=_STATUS_PRECEDENCE.index, default="pass")
+    first_bad = next((outcome for outcome in outcomes if outcome.status != "pass"), None)
+    message = ""
+    if first_bad is not None:
+        label = "counterexample" if counterexample else f"case {first_bad.name}"
+        message = f"{label}: {first_bad.message}"
+    return CheckResult(
+        id=check.id,
+        title=check.title,
+        status=status,
+        points=check.points if status == "pass" else 0.0,
+        max_points=check.points,
+        message=message,
+        metrics=_aggregate_metrics(outcomes),
+        cases=outcomes,
+        counterexample=counterexample,
+    )
+
+
+def _aggregate_metrics(outcomes: list[CaseOutcome]) -> dict:
+    """The worst figures over all cases and outputs, for the one-line summary and the JSON."""
+    worst: dict = {"cases": len(outcomes), "cases_passed": sum(o.status == "pass" for o in outcomes)}
+    for outcome in outcomes:
+        for output_metrics in outcome.metrics.values():
+            for key in ("max_abs_error", "max_rel_error"):
+                if key in output_metrics:
+                    worst[key] = max(worst.get(key, 0.0), output_metrics[key])
+            if "mismatched" in output_metrics:
+                worst["mismatched"] = worst.get("mismatched", 0) + output_metrics["mismatched"]
+    return worst
+
+
+def case_for_example(check: CheckSpec, params: dict) -> Case:
+    """A property example as a case, with a seed derived from its parameters (stable across runs)."""
+    return Case(name="example", seed=stable_seed(check.id, repr(sorted(params.items()))), params=params,
+                dtype=check.dtype)
