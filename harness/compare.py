@@ -34,6 +34,7 @@ class Comparison:
     problem: str | None = None            # "type" | "shape" | "dtype" | "nonfinite" | "values"
     message: str = ""
     metrics: dict = field(default_factory=dict)
+    output: str = ""                      # the kind's output name (``name`` is how the report labels it)
 
     @property
     def ok(self) -> bool:

@@ -17,6 +17,7 @@ from . import __version__, rubric
 from .adapters import registry
 from .adapters.base import ChildFailure
 from .context import LabContext, RunContext
+from .diagnose import diagnose
 from .errors import HarnessError
 from .messages import describe_failure
 from .results import CaseOutcome, CheckResult, SubmissionResult
@@ -137,6 +138,8 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
     if failed:
         outcome.status = "fail"
         outcome.message = "; ".join(comparison.message for comparison in failed)
+        outcome.diagnosis = diagnose(kind, check, case, arrays, expected, execution.values,
+                                     [comparison.output for comparison in failed])
     return outcome
 
 
@@ -153,10 +156,11 @@ def _expected(check: CheckSpec, kind, case: Case, arrays: dict, run_context: Run
 def _summarise(check: CheckSpec, outcomes: list[CaseOutcome], counterexample: dict | None) -> CheckResult:
     status = min((outcome.status for outcome in outcomes), key=_STATUS_PRECEDENCE.index, default="pass")
     first_bad = next((outcome for outcome in outcomes if outcome.status != "pass"), None)
-    message = ""
+    message, diagnosis = "", ""
     if first_bad is not None:
         label = "counterexample" if counterexample else f"case {first_bad.name}"
         message = f"{label}: {first_bad.message}"
+        diagnosis = first_bad.diagnosis
     return CheckResult(
         id=check.id,
         title=check.title,
@@ -166,6 +170,7 @@ def _summarise(check: CheckSpec, outcomes: list[CaseOutcome], counterexample: di
         message=message,
         metrics=_aggregate_metrics(outcomes),
         cases=outcomes,
+        diagnosis=diagnosis,
         counterexample=counterexample,
     )
 

@@ -106,6 +106,10 @@ class FcKind(AicsKind):
 @register
 class FcForward(FcKind):
     name = "aics.fc.forward"
+    kernel = "fc_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"output": variant(arrays["x"], arrays["weight"], arrays["bias"])}
     outputs = (OutputSpec("output"), OutputSpec("x", "unchanged", label="input"))
 
     def calls(self, check, case, program):
@@ -118,6 +122,11 @@ class FcForward(FcKind):
 @register
 class FcBackward(FcKind):
     name = "aics.fc.backward"
+    kernel = "fc_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        dx, dweight, dbias = variant(arrays["dout"], arrays["x"], arrays["weight"], arrays["bias"])
+        return {"bottom_diff": dx, "d_weight": dweight, "d_bias": dbias}
     outputs = (OutputSpec("bottom_diff"), OutputSpec("d_weight"), OutputSpec("d_bias", shape_policy="squeeze"),
                OutputSpec("dout", "unchanged", label="top_diff"))
 
@@ -171,6 +180,12 @@ class ReluKind(AicsKind):
 @register
 class ReluForward(ReluKind):
     name = "aics.relu.forward"
+    kernel = "relu_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        x = arrays["x"]
+        output = variant(x)
+        return {"output": output, "x": x}
     outputs = (OutputSpec("output"), OutputSpec("x", "unchanged", label="input"))
 
     def calls(self, check, case, program):
@@ -184,6 +199,10 @@ class ReluForward(ReluKind):
 @register
 class ReluBackward(ReluKind):
     name = "aics.relu.backward"
+    kernel = "relu_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"bottom_diff": variant(arrays["dout"], arrays["x"])}
     outputs = (OutputSpec("bottom_diff"), OutputSpec("dout", "unchanged", label="top_diff"))
 
     def calls(self, check, case, program):
@@ -218,6 +237,10 @@ class SoftmaxKind(AicsKind):
 @register
 class SoftmaxForward(SoftmaxKind):
     name = "aics.softmax.forward"
+    kernel = "softmax_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"prob": variant(arrays["x"])}
     outputs = (OutputSpec("prob"), OutputSpec("x", "unchanged", label="input"))
 
     def calls(self, check, case, program):
@@ -231,6 +254,11 @@ class SoftmaxForward(SoftmaxKind):
 @register
 class SoftmaxLoss(SoftmaxKind):
     name = "aics.softmax.loss"
+    kernel = "cross_entropy"
+
+    def variant_outputs(self, variant, arrays, case):
+        prob, _, _ = self.reference(arrays)
+        return {"loss": np.asarray(variant(prob, arrays["label"]))}
     outputs = (OutputSpec("loss", shape_policy="squeeze"),)
 
     def calls(self, check, case, program):
@@ -245,6 +273,11 @@ class SoftmaxLoss(SoftmaxKind):
 @register
 class SoftmaxBackward(SoftmaxKind):
     name = "aics.softmax.backward"
+    kernel = "softmax_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        prob, _, _ = self.reference(arrays)
+        return {"bottom_diff": variant(prob, arrays["label"])}
     outputs = (OutputSpec("bottom_diff"),)
 
     def calls(self, check, case, program):
@@ -323,6 +356,11 @@ class ConvKind(AicsKind):
 @register
 class ConvForward(ConvKind):
     name = "aics.conv.forward"
+    kernel = "conv_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        p = case.params
+        return {"output": variant(arrays["x"], arrays["weight"], arrays["bias"], p["padding"], p["stride"])}
     outputs = (OutputSpec("output"), OutputSpec("x", "unchanged", label="input"))
 
     def calls(self, check, case, program):
@@ -335,6 +373,12 @@ class ConvForward(ConvKind):
 @register
 class ConvBackward(ConvKind):
     name = "aics.conv.backward"
+    kernel = "conv_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        p = case.params
+        dx, dweight, dbias = variant(arrays["dout"], arrays["x"], arrays["weight"], p["padding"], p["stride"])
+        return {"bottom_diff": dx, "d_weight": dweight, "d_bias": dbias}
     outputs = (OutputSpec("bottom_diff"), OutputSpec("d_weight"), OutputSpec("d_bias", shape_policy="squeeze"),
                OutputSpec("dout", "unchanged", label="top_diff"))
 
@@ -421,6 +465,10 @@ class PoolKind(AicsKind):
 @register
 class PoolForward(PoolKind):
     name = "aics.pool.forward"
+    kernel = "pool_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"output": variant(arrays["x"], case.params["kernel"], case.params["stride"])}
     outputs = (OutputSpec("output"), OutputSpec("x", "unchanged", label="input"))
 
     def calls(self, check, case, program):
@@ -435,6 +483,10 @@ class PoolForward(PoolKind):
 @register
 class PoolBackward(PoolKind):
     name = "aics.pool.backward"
+    kernel = "pool_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"bottom_diff": variant(arrays["dout"], arrays["x"], case.params["kernel"], case.params["stride"])}
     outputs = (OutputSpec("bottom_diff"), OutputSpec("dout", "unchanged", label="top_diff"))
 
     def calls(self, check, case, program):
@@ -471,6 +523,10 @@ class FlattenKind(AicsKind):
 @register
 class FlattenForward(FlattenKind):
     name = "aics.flatten.forward"
+    kernel = "flatten_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"output": variant(arrays["x"])}
     outputs = (OutputSpec("output"), OutputSpec("x", "unchanged", label="input"))
 
     def calls(self, check, case, program):
@@ -484,6 +540,10 @@ class FlattenForward(FlattenKind):
 @register
 class FlattenBackward(FlattenKind):
     name = "aics.flatten.backward"
+    kernel = "flatten_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"bottom_diff": variant(arrays["dout"], arrays["x"].shape)}
     outputs = (OutputSpec("bottom_diff"),)
 
     def calls(self, check, case, program):
@@ -518,6 +578,13 @@ class LossLayerKind(AicsKind):
 
 
 class LossForward(LossLayerKind):
+    @property
+    def kernel(self):
+        return f"{self.reference_name}_forward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"loss": np.asarray(variant(arrays["x"], arrays["target"]))}
+
     outputs = (OutputSpec("loss", shape_policy="squeeze"), OutputSpec("x", "unchanged", label="input_layer"))
 
     def calls(self, check, case, program):
@@ -528,6 +595,13 @@ class LossForward(LossLayerKind):
 
 
 class LossBackward(LossLayerKind):
+    @property
+    def kernel(self):
+        return f"{self.reference_name}_backward"
+
+    def variant_outputs(self, variant, arrays, case):
+        return {"bottom_diff": variant(arrays["x"], arrays["target"])}
+
     outputs = (OutputSpec("bottom_diff"), OutputSpec("x", "unchanged", label="input_layer"))
 
     def calls(self, check, case, program):
@@ -571,6 +645,14 @@ class AdamUpdate(AicsKind):
     """AdamOptimizer(lr, diff_shape).update(input, grad), several steps in a row on one optimizer."""
 
     name = "aics.adam.update"
+    kernel = "adam_update"
+
+    def variant_outputs(self, variant, arrays, case):
+        lr, param, state, trajectory = float(case.params.get("lr", 1.0)), arrays["x0"].astype(np.float64), None, []
+        for step in range(case.params["steps"]):
+            param, state = variant(param, arrays[f"grad{step}"].astype(np.float64), state, lr)
+            trajectory.append(param)
+        return {"params": np.stack(trajectory)}
     roles = ("update",)
     default_methods = {"update": "update"}
     constructor = ("lr", "diff_shape")

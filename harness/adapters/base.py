@@ -142,6 +142,7 @@ class Kind:
                 comparisons.append(comparison)
             else:
                 raise ValueError(f"unknown comparison {spec.comparison!r}")
+            comparisons[-1].output = spec.name
         return comparisons
 
     def strategy(self, check: CheckSpec):
