@@ -56,8 +56,12 @@ def rel_error(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def compare_arrays(name: str, expected: np.ndarray, actual, table: dict[str, Tolerance],
-                   input_dtype: np.dtype | None = None, shape_policy: str = "exact") -> Comparison:
-    """Compare one float output. ``actual`` is an ndarray or a sandbox ``Returned`` marker."""
+                   input_dtype: np.dtype | None = None, shape_policy: str = "exact", reveal: bool = True) -> Comparison:
+    """Compare one float output. ``actual`` is an ndarray or a sandbox ``Returned`` marker.
+
+    With ``reveal=False`` (a hidden case) the message and metrics give error figures and positions but
+    no expected value.
+    """
     if not isinstance(actual, np.ndarray):
         return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
     expected = np.asarray(expected)
@@ -73,10 +77,11 @@ def compare_arrays(name: str, expected: np.ndarray, actual, table: dict[str, Tol
     if nonfinite:
         return Comparison(name, "nonfinite", nonfinite, {"nan": int(np.isnan(actual).sum()), "inf": int(np.isinf(actual).sum())})
     dtype_name, tolerance = tolerance_for(table, actual.dtype, input_dtype or actual.dtype)
-    return _compare_values(name, expected.astype(np.float64), actual.astype(np.float64), tolerance, dtype_name, shape_note)
+    return _compare_values(name, expected.astype(np.float64), actual.astype(np.float64), tolerance, dtype_name,
+                           shape_note, reveal)
 
 
-def compare_exact(name: str, expected: np.ndarray, actual) -> Comparison:
+def compare_exact(name: str, expected: np.ndarray, actual, reveal: bool = True) -> Comparison:
     """For integer results (class indices) and arrays that must be bit-identical."""
     if not isinstance(actual, np.ndarray):
         return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
@@ -85,14 +90,15 @@ def compare_exact(name: str, expected: np.ndarray, actual) -> Comparison:
     differs = actual != expected
     if np.any(differs):
         index = tuple(int(i) for i in np.argwhere(differs)[0])
-        return Comparison(name, "values",
-                          f"{name}: expected {_fmt(np.asarray(expected)[index])}, got {_fmt(actual[index])}"
-                          + (f" at index {index}" if index else ""),
+        shown = f"expected {_fmt(np.asarray(expected)[index])}, got {_fmt(actual[index])}" if reveal \
+            else f"got {_fmt(actual[index])}, which is not the expected value"
+        return Comparison(name, "values", f"{name}: {shown}" + (f" at index {index}" if index else ""),
                           {"mismatched": int(differs.sum()), "total": int(differs.size)})
     return Comparison(name, metrics={"mismatched": 0, "total": int(differs.size)})
 
 
-def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: str, shape_note: str) -> Comparison:
+def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: str, shape_note: str,
+                    reveal: bool) -> Comparison:
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     scale = scale if scale > 0 else 1.0
     abs_error = np.abs(actual - expected)
@@ -118,11 +124,14 @@ def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: st
     if count == 0 or count <= tolerance.max_mismatch_fraction * total:
         return Comparison(name, message=shape_note, metrics=metrics)
     where = f" at index {tuple(metrics['worst_index'])}" if expected.ndim else ""
+    values = (f"expected {metrics['worst_expected']:.6g}, got {metrics['worst_actual']:.6g}; " if reveal
+              else f"got {metrics['worst_actual']:.6g}; ")
+    if not reveal:
+        metrics.pop("worst_expected")
     message = (
         f"{name}: {count} of {total} values differ ({count / total:.1%}); greatest difference "
-        f"{metrics['max_abs_error']:.3g}{where} (expected {metrics['worst_expected']:.6g}, got "
-        f"{metrics['worst_actual']:.6g}; allowed {tolerance.atol:g}*{scale:.3g} + {tolerance.rtol:g}*|expected| "
-        f"for {dtype_name}); rel_error {metrics['max_rel_error']:.2e}"
+        f"{metrics['max_abs_error']:.3g}{where} ({values}allowed {tolerance.atol:g}*{scale:.3g} + "
+        f"{tolerance.rtol:g}*|expected| for {dtype_name}); rel_error {metrics['max_rel_error']:.2e}"
     )
     return Comparison(name, "values", message, metrics)
 

@@ -10,7 +10,7 @@ failed is a skip (worth nothing).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 STATUSES = ("pass", "fail", "error", "timeout", "skip")
@@ -27,6 +27,9 @@ class CaseOutcome:
     params: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)       # per output: the comparison figures
     diagnosis: str = ""
+    # In-memory only (never in the JSON): expected and actual arrays of failed outputs, for the HTML report,
+    # which shows values only for public cases and property counterexamples.
+    artifacts: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -49,8 +52,8 @@ class CheckResult:
         return self.status == "pass"
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["cases"] = [asdict(case) for case in self.cases]
+        data = {key: value for key, value in self.__dict__.items() if key != "cases"}
+        data["cases"] = [_case_json(case) for case in self.cases]
         return data
 
 
@@ -98,6 +101,13 @@ class SubmissionResult:
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2, default=_json_default) + "\n")
+
+
+def _case_json(case: CaseOutcome) -> dict:
+    data = {key: value for key, value in case.__dict__.items() if key != "artifacts"}
+    if not case.public and case.name != "counterexample":
+        data.pop("params", None)          # hidden cases stay hidden in exports a student may see
+    return data
 
 
 def _json_default(value):

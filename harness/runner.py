@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, rubric
 from .adapters import registry
 from .adapters.base import ChildFailure
@@ -25,6 +27,7 @@ from .spec import Case, CheckSpec, LabSpec, stable_seed
 from .submission import Submission, locate_submission
 
 _STATUS_PRECEDENCE = ("timeout", "error", "fail", "pass")
+MAX_ARTIFACT_ELEMENTS = 4_000_000
 
 
 @dataclass
@@ -140,7 +143,21 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
         outcome.message = "; ".join(comparison.message for comparison in failed)
         outcome.diagnosis = diagnose(kind, check, case, arrays, expected, execution.values,
                                      [comparison.output for comparison in failed])
+        outcome.artifacts = _artifacts(kind, failed, expected, execution.values)
     return outcome
+
+
+def _artifacts(kind, failed, expected: dict, actual: dict) -> dict:
+    """Expected and actual values of the failed outputs, kept in memory for the HTML report."""
+    displays = {spec.name: spec.display for spec in kind.outputs}
+    kept = {}
+    for comparison in failed:
+        name = comparison.output
+        value = actual.get(name)
+        if isinstance(value, np.ndarray) and value.size <= MAX_ARTIFACT_ELEMENTS and name in expected:
+            kept[name] = {"expected": np.asarray(expected[name]), "actual": value,
+                          "display": displays.get(name, "heatmap"), "label": comparison.name}
+    return kept
 
 
 def _expected(check: CheckSpec, kind, case: Case, arrays: dict, run_context: RunContext) -> dict:
@@ -191,4 +208,4 @@ def _aggregate_metrics(outcomes: list[CaseOutcome]) -> dict:
 def case_for_example(check: CheckSpec, params: dict) -> Case:
     """A property example as a case, with a seed derived from its parameters (stable across runs)."""
     return Case(name="example", seed=stable_seed(check.id, repr(sorted(params.items()))), params=params,
-                dtype=check.dtype)
+                dtype=check.dtype, public=True)

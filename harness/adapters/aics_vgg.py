@@ -49,7 +49,7 @@ class VggClassify(Kind):
     name = "aics.vgg19.classify"
     roles = ("build", "init", "load", "load_image", "forward")
     outputs = (OutputSpec("pool5"), OutputSpec("softmax", shape_policy="squeeze"), OutputSpec("top1", "exact"),
-               OutputSpec("input_image", label="vgg.input_image"))
+               OutputSpec("input_image", label="vgg.input_image", display="image"))
     case_properties = {}
 
     def validate(self, check):
@@ -123,7 +123,7 @@ class StyleTransferRun(Kind):
 
     name = "aics.style_transfer.run"
     roles = ("build", "init", "load", "forward", "backward")
-    outputs = (OutputSpec("losses"), OutputSpec("image"))
+    outputs = (OutputSpec("losses", display="curve"), OutputSpec("image", display="image"))
     case_properties = STYLE_CASE
     required_case_keys = ("height", "width", "steps")
     options_properties = {

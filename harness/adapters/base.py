@@ -43,6 +43,7 @@ class OutputSpec:
     comparison: str = "close"          # "close" | "exact" | "unchanged" (bit-identical to the input sent)
     shape_policy: str = "exact"
     label: str = ""                    # how the report names it ("bottom_diff", "d_weight")
+    display: str = "heatmap"           # how the HTML report pictures a mismatch: "heatmap" | "image" | "curve" | "none"
 
 
 @dataclass
@@ -133,10 +134,10 @@ class Kind:
             value = actual.get(spec.name)
             if spec.comparison == "close":
                 comparisons.append(compare_arrays(spec.label or spec.name, expected[spec.name], value,
-                                                  check.tolerance, input_dtype, spec.shape_policy))
+                                                  check.tolerance, input_dtype, spec.shape_policy, case.public))
             elif spec.comparison in ("exact", "unchanged"):
                 from ..compare import compare_exact
-                comparison = compare_exact(spec.label or spec.name, expected[spec.name], value)
+                comparison = compare_exact(spec.label or spec.name, expected[spec.name], value, case.public)
                 if spec.comparison == "unchanged" and not comparison.ok:
                     comparison.message = f"{spec.label or spec.name} was modified in place: the layer must not change its caller's input"
                 comparisons.append(comparison)
