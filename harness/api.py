@@ -16,7 +16,7 @@ from .results import SubmissionResult
 from .runner import RunOptions, check_submission
 from .spec import LabSpec, available_labs, load_spec
 
-__all__ = ["check", "grade", "labs", "GradedSubmission"]
+__all__ = ["check", "grade", "kit", "labs", "GradedSubmission"]
 
 
 def labs(specs_dir: Path | None = None) -> list[LabSpec]:
@@ -24,10 +24,14 @@ def labs(specs_dir: Path | None = None) -> list[LabSpec]:
     return [load_spec(name, specs_dir) for name in available_labs(specs_dir)]
 
 
-def check(path: str | Path, lab: str, *, weights: str | Path | None = None, image: str | Path | None = None,
-          only: list[str] | None = None, compat: bool = True, namespaces: str = "auto",
-          context: LabContext | None = None) -> SubmissionResult:
-    """Check one submission (a directory or a .zip) against one lab."""
+def check(path: str | Path, lab: str | None = None, *, weights: str | Path | None = None,
+          image: str | Path | None = None, only: list[str] | None = None, compat: bool = True,
+          namespaces: str = "auto", context: LabContext | None = None, kit: str | Path | None = None) -> SubmissionResult:
+    """Check one submission (a directory or a .zip) against one lab, or against a student kit."""
+    if kit is not None:
+        context = _kit_context(Path(kit), weights)
+    elif lab is None and context is None:
+        raise HarnessError("name a lab (--lab) or a kit (--kit)")
     spec = context.spec if context else load_spec(lab)
     if only:
         unknown = sorted(set(only) - {c.id for c in spec.checks})
@@ -36,6 +40,22 @@ def check(path: str | Path, lab: str, *, weights: str | Path | None = None, imag
     context = context or build_context(spec, weights=weights, image=image)
     options = RunOptions(only=tuple(only) if only else None, compat=compat, namespaces=namespaces)
     return check_submission(Path(path), spec, context, options)
+
+
+def _kit_context(kit_dir: Path, weights) -> LabContext:
+    from .context import kit_context
+    from .kit import load_kit, verify_weights
+    spec, store, manifest = load_kit(kit_dir)
+    problem = verify_weights(manifest, Path(weights) if weights else None)
+    if problem:
+        raise HarnessError(problem)
+    return kit_context(spec, kit_dir, store, weights)
+
+
+def kit(lab: str, out: str | Path, *, weights=None, image=None) -> dict:
+    """Write the student kit of ``lab`` into ``out`` (see harness.kit); return its manifest."""
+    from .kit import make_kit
+    return make_kit(lab, Path(out), Path(weights) if weights else None, Path(image) if image else None)
 
 
 @dataclass

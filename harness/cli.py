@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Check one submission (a directory holding stu_upload/, or a .zip). "
                                             "Example: harness check my_exp_dir --lab aics-exp3-3")
     check.add_argument("path", type=Path)
-    check.add_argument("--lab", required=True, help="lab name (see `harness labs`) or a spec .yaml file")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--lab", help="lab name (see `harness labs`) or a spec .yaml file")
+    source.add_argument("--kit", type=Path, help="a student kit directory (from `harness kit`)")
     _resources(check)
     check.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
     check.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -64,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
 
     labs = commands.add_parser("labs", help="list the labs")
     labs.set_defaults(command=_labs)
+
+    kit = commands.add_parser("kit", help="write a student self-check kit",
+                              description="Write what a course hands students for self-checking: the spec's public "
+                                          "cases with expected values, and reference-free checks. "
+                                          "Example: harness kit --lab aics-exp3-3 --out kit/")
+    kit.add_argument("--lab", required=True)
+    kit.add_argument("--out", type=Path, required=True)
+    kit.add_argument("--weights", type=Path, metavar="FILE",
+                     help="the weights file the students have (includes the VGG19 checks)")
+    kit.add_argument("--image", type=Path, metavar="FILE")
+    kit.set_defaults(command=_kit)
     return parser
 
 
@@ -79,8 +92,9 @@ def _check(args) -> int:
     from .report.console import format_result
     from .spec import load_spec
 
-    result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=args.only, compat=args.compat)
-    print(format_result(result, load_spec(args.lab), verbose=args.verbose))
+    result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=args.only,
+                       compat=args.compat, kit=args.kit)
+    print(format_result(result, None if args.kit else load_spec(args.lab), verbose=args.verbose))
     if args.json:
         result.write_json(args.json)
     if args.html:
@@ -101,6 +115,14 @@ def _grade(args) -> int:
     graded = api.grade(args.directory, args.out, lab=args.lab, weights=args.weights, image=args.image,
                        compat=args.compat, on_result=progress)
     print(f"graded {len(graded)} submissions into {args.out}")
+    return EXIT_OK
+
+
+def _kit(args) -> int:
+    manifest = api.kit(args.lab, args.out, weights=args.weights, image=args.image)
+    print(f"wrote the {manifest['lab']} kit to {args.out}")
+    for check_id, reason in manifest["omitted"].items():
+        print(f"  not in the kit: {check_id} ({reason})")
     return EXIT_OK
 
 

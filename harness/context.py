@@ -25,6 +25,8 @@ class LabContext:
     content_image_path: Path | None = None
     style_image_path: Path | None = None
     expected_memo: dict = field(default_factory=dict)
+    kit_store: object | None = None     # a harness.kit.KitStore in kit mode: inputs and expected values from a file
+    kit_dir: Path | None = None
 
     @functools.cached_property
     def vgg_params(self):
@@ -49,6 +51,10 @@ class LabContext:
             if value:
                 described[key.removesuffix("_path")] = str(value)
         return described
+
+    def protected_paths(self) -> list[Path]:
+        """Paths holding expected values the child must never read."""
+        return [self.kit_dir] if self.kit_dir else []
 
     def readable_paths(self) -> list[Path]:
         """Files the sandboxed child may open (the course hands them to the student's code)."""
@@ -78,6 +84,20 @@ def build_context(spec: LabSpec, weights: str | Path | None = None, image: str |
         context.content_image_path = _shipped("content")
         context.style_image_path = _shipped("style")
     return context
+
+
+def kit_context(spec: LabSpec, kit_dir: Path, store, weights: str | Path | None = None) -> LabContext:
+    """A context for checking against a kit: no reference, the kit's stored inputs and expected values."""
+    context = LabContext(spec, kit_store=store, kit_dir=kit_dir.resolve())
+    if weights is not None:
+        context.weights_path, context.weights_source = _existing(weights, "--weights"), "given"
+    context.image_path = spec_kit_image(spec, kit_dir)
+    return context
+
+
+def spec_kit_image(spec: LabSpec, kit_dir: Path) -> Path | None:
+    name = spec.kit.get("image") if spec.kit else None
+    return (kit_dir / name).resolve() if name else None
 
 
 def _weights(weights) -> tuple[Path, str]:

@@ -14,12 +14,16 @@ import numpy as np
 from .compare import compare_arrays, tolerance_for
 
 
-def diagnose(kind, check, case, arrays: dict, expected: dict, actual: dict, failed_names: list[str]) -> str:
-    """A plain-words diagnosis of the failed outputs, or "" when nothing useful can be said."""
+def diagnose(kind, check, case, arrays: dict, expected: dict, actual: dict, failed_names: list[str],
+             use_catalogue: bool = True) -> str:
+    """A plain-words diagnosis of the failed outputs, or "" when nothing useful can be said.
+
+    ``use_catalogue=False`` (a student kit, where reference/ is absent) describes the difference only.
+    """
     failed = [name for name in failed_names if name in expected]
     if not failed:
         return ""
-    matched = match_catalogue(kind, check, case, arrays, expected, actual, failed)
+    matched = match_catalogue(kind, check, case, arrays, expected, actual, failed) if use_catalogue else ""
     if matched:
         return matched
     notes = []

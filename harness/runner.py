@@ -75,7 +75,7 @@ def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext
                       output_bytes=limits.output_bytes, scratch_bytes=limits.scratch_bytes),
         threads=limits.threads,
         readable_paths=lab_context.readable_paths(),
-        protected_paths=_protected_paths(spec, submission),
+        protected_paths=_protected_paths(spec, submission) + lab_context.protected_paths(),
         compat=options.compat,
         namespaces=options.namespaces,
     )
@@ -126,8 +126,7 @@ def run_check(check: CheckSpec, session, run_context: RunContext) -> CheckResult
 
 
 def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContext) -> CaseOutcome:
-    arrays = kind.make_inputs(check, case, run_context)
-    expected = _expected(check, kind, case, arrays, run_context)
+    arrays, expected = _inputs_and_expected(check, kind, case, run_context)
     outcome = CaseOutcome(case.name, "pass", public=case.public, params=dict(case.params))
     try:
         execution = kind.execute(session, check, case, arrays, run_context)
@@ -142,7 +141,8 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
         outcome.status = "fail"
         outcome.message = "; ".join(comparison.message for comparison in failed)
         outcome.diagnosis = diagnose(kind, check, case, arrays, expected, execution.values,
-                                     [comparison.output for comparison in failed])
+                                     [comparison.output for comparison in failed],
+                                     use_catalogue=run_context.lab.kit_store is None)
         outcome.artifacts = _artifacts(kind, failed, expected, execution.values)
     return outcome
 
@@ -158,6 +158,16 @@ def _artifacts(kind, failed, expected: dict, actual: dict) -> dict:
             kept[name] = {"expected": np.asarray(expected[name]), "actual": value,
                           "display": displays.get(name, "heatmap"), "label": comparison.name}
     return kept
+
+
+def _inputs_and_expected(check: CheckSpec, kind, case: Case, run_context: RunContext) -> tuple[dict, dict]:
+    """From the reference, or in kit mode from the kit's store (the reference is not there)."""
+    store = run_context.lab.kit_store
+    stored_inputs = store.inputs(check.id, case.name) if store is not None else {}
+    arrays = stored_inputs or kind.make_inputs(check, case, run_context)
+    if store is not None and kind.needs_reference(check):
+        return arrays, store.expected(check.id, case.name)
+    return arrays, _expected(check, kind, case, arrays, run_context)
 
 
 def _expected(check: CheckSpec, kind, case: Case, arrays: dict, run_context: RunContext) -> dict:

@@ -138,6 +138,7 @@ class LabSpec:
     checks: list[CheckSpec]
     tiers: list[Tier]
     source_sha256: str
+    kit: dict = field(default_factory=dict)      # set in a student kit's spec
 
     def check(self, check_id: str) -> CheckSpec:
         for check in self.checks:
@@ -300,6 +301,7 @@ def _build(data: dict, path: Path, report: _Reporter, source_sha256: str) -> Lab
         checks=checks,
         tiers=tiers,
         source_sha256=source_sha256,
+        kit=dict(data.get("kit", {})),
     )
 
 

@@ -29,7 +29,8 @@ from .program import Program, ref
 from .registry import register
 
 DEFAULT_OPTIONS = {"pairs": 5, "target_seconds": 0.06, "max_repetitions": 2000, "raw_slowdown_cap": 5.0,
-                   "min_ratio": 1.0, "min_fraction_of_reference": 0.0}
+                   "min_ratio": 1.0, "min_fraction_of_reference": 0.0, "calibrate": True}
+UNCALIBRATED = {"ratio": float("nan"), "raw_seconds": float("nan"), "fast_seconds": float("nan"), "spread": float("nan")}
 
 
 @register
@@ -41,6 +42,7 @@ class Speedup(Kind):
         "layer": {"enum": ["conv", "pool"]}, "stage": {"enum": ["forward", "backward"]},
         "min_ratio": NUMBER, "min_fraction_of_reference": NUMBER, "pairs": {"type": "integer", "minimum": 3},
         "target_seconds": NUMBER, "max_repetitions": {"type": "integer", "minimum": 1}, "raw_slowdown_cap": NUMBER,
+        "calibrate": {"type": "boolean", "description": "time the reference's own paths in the same run (needs reference/)"},
     }
 
     def layer_kind(self, check: CheckSpec):
@@ -69,7 +71,12 @@ class Speedup(Kind):
     def make_inputs(self, check, case, ctx):
         return self.layer_kind(check).make_inputs(check, case, ctx)
 
+    def needs_reference(self, check):
+        return self.options(check)["calibrate"]
+
     def expected(self, check, case, arrays, ctx):
+        if not self.options(check)["calibrate"]:
+            return dict(UNCALIBRATED)
         key = ("speedup.reference", check.id, case.name)
         memo = ctx.lab.expected_memo
         if key not in memo:
@@ -173,7 +180,7 @@ class Speedup(Kind):
         options = self.options(check)
         timing, trace = actual["timing"], actual.get("trace") or {}
         reference_ratio = expected["ratio"]
-        raw_cap = options["raw_slowdown_cap"] * expected["raw_seconds"]
+        raw_cap = options["raw_slowdown_cap"] * expected["raw_seconds"] if options["calibrate"] else float("inf")
         judged_raw = [min(seconds, raw_cap) for seconds in timing.a_seconds]
         judged_ratio = float(np.median([raw / fast for raw, fast in zip(judged_raw, timing.b_seconds) if fast > 0]))
         metrics = {

@@ -123,6 +123,10 @@ class Kind:
     def execute(self, session, check: CheckSpec, case: Case, inputs: dict[str, np.ndarray], ctx) -> Execution:
         raise NotImplementedError
 
+    def needs_reference(self, check: CheckSpec) -> bool:
+        """Whether expected values come from reference/ (a kit stores them instead)."""
+        return True
+
     def compared_outputs(self, check: CheckSpec) -> list[OutputSpec]:
         wanted = check.outputs
         return [spec for spec in self.outputs if wanted is None or spec.name in wanted]

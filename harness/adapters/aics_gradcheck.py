@@ -1,0 +1,149 @@
+"""Finite-difference checks: is the student's backward the gradient of the student's own forward?
+
+No reference is needed, which makes these checks fit for the student kit.
+For a few random directions v (seeded), the directional derivative of
+L(x) = sum(forward(x) * dout) is estimated by central differences from the
+forward outputs the child returns, (L(x + h v) - L(x - h v)) / 2h, and
+compared with sum(backward(dout) * v); the same for the weights (through
+load_param) where the layer has them. The parent does the arithmetic: the
+child only runs forward passes, so a submission cannot fake the estimate.
+Loss layers (forward(x, target) -> scalar) use L = forward(x, target).
+
+Inputs avoid kinks: ReLU inputs stay away from 0 and max-pool inputs have no
+ties closer than the step, so the estimate is exact up to rounding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..compare import Comparison
+from .aics_layers import LossBackward, run_program
+from .base import Execution, Kind, KindConfigError, OutputSpec
+from .program import Program, ref
+from .registry import get, register
+
+TOLERANCE = {"float64": 1e-6, "float32": 2e-2, "float16": 1e-1}
+STEP = {"float64": 1e-6, "float32": 1e-2, "float16": 1e-1}
+
+
+@register
+class GradCheck(Kind):
+    name = "aics.gradcheck"
+    outputs = (OutputSpec("directional_derivatives", display="none"),)
+    options_properties = {"of": {"type": "string"}, "directions": {"type": "integer", "minimum": 1, "maximum": 8}}
+    supports_property = True
+
+    def wrapped(self, check):
+        """The backward kind whose construction, inputs and method names this check reuses."""
+        return get(check.options["of"])
+
+    @property
+    def roles(self):                            # validated through the wrapped kind
+        return ("init", "load", "forward", "backward")
+
+    def validate(self, check):
+        wrapped = get(check.options.get("of", ""))
+        if wrapped is None or not hasattr(wrapped, "calls") or not wrapped.name.endswith(".backward"):
+            raise KindConfigError("options.of must name a backward kind (e.g. aics.conv.backward)", ("options", "of"))
+        super().validate(check)
+
+    def case_schema(self, check):
+        return self.wrapped(check).case_schema(check)
+
+    def validate_case(self, check, case, key_path):
+        self.wrapped(check).validate_case(check, case, key_path)
+
+    def strategy(self, check):
+        return self.wrapped(check).strategy(check)
+
+    def constructor_values_keys(self):
+        return ()
+
+    def make_inputs(self, check, case, ctx):
+        arrays = self.wrapped(check).make_inputs(check, case, ctx)
+        rng = np.random.default_rng(case.seed + 1)
+        for index in range(check.options.get("directions", 3)):
+            arrays[f"v{index}"] = _unit(rng, arrays["x"].shape)
+            if "weight" in arrays:
+                arrays[f"w{index}"] = _unit(rng, arrays["weight"].shape)
+        return arrays
+
+    def needs_reference(self, check):
+        return False
+
+    def expected(self, check, case, arrays, ctx):
+        return {}            # judged against the submission's own forward, not the reference
+
+    def execute(self, session, check, case, arrays, ctx):
+        wrapped, is_loss = self.wrapped(check), isinstance(self.wrapped(check), LossBackward)
+        first = wrapped.build(check, case)
+        forward, backward = wrapped.method(check, "forward"), wrapped.method(check, "backward")
+        if is_loss:
+            first.call(f"layer.{forward}", ref("x"), ref("target"), as_="output")
+            first.call(f"layer.{backward}", ref("x"), ref("target"), as_="bottom_diff")
+        else:
+            first.call(f"layer.{forward}", ref("x"), as_="output")
+            first.call(f"layer.{backward}", ref("dout"), as_="bottom_diff")
+            if "weight" in arrays:
+                first.get("layer.d_weight", as_="d_weight")
+        first.output(*(["output", "bottom_diff"] + (["d_weight"] if "weight" in arrays and not is_loss else [])))
+        values, reply = run_program(session, first, arrays, check.timeout, f"running {forward} and {backward}")
+        output = values.get("output")
+        dtype = output.dtype.name if isinstance(output, np.ndarray) and output.dtype.kind == "f" else "float64"
+        step = STEP.get(dtype, STEP["float64"])
+        perturbed = self._perturbed_inputs(arrays, step, check.options.get("directions", 3))
+        second = wrapped.build(check, case)
+        for name, (x_name, weight_name) in perturbed["calls"].items():
+            if "weight" in arrays:        # every forward sees exactly the weight its estimate assumes
+                second.call(f"layer.{wrapped.method(check, 'load')}", ref(weight_name or "weight"), ref("bias"))
+            args = [ref(x_name)] + ([ref("target")] if is_loss else [])
+            second.call(f"layer.{forward}", *args, as_=name)
+        second.output(*perturbed["calls"])
+        more, reply2 = run_program(session, second, {**arrays, **perturbed["arrays"]}, check.timeout,
+                                   f"running {forward} on perturbed inputs")
+        return Execution({**values, **more, "step": step, "dtype": dtype}, [reply, reply2])
+
+    def _perturbed_inputs(self, arrays, step, directions) -> dict:
+        calls, extra = {}, {}
+        for index in range(directions):
+            for sign, label in ((1, "plus"), (-1, "minus")):
+                extra[f"x_{label}{index}"] = (arrays["x"] + sign * step * arrays[f"v{index}"]).astype(arrays["x"].dtype)
+                calls[f"out_x_{label}{index}"] = (f"x_{label}{index}", None)
+                if "weight" in arrays:
+                    extra[f"w_{label}{index}"] = (arrays["weight"] + sign * step * arrays[f"w{index}"]).astype(
+                        arrays["weight"].dtype)
+                    calls[f"out_w_{label}{index}"] = ("x", f"w_{label}{index}")
+        return {"calls": calls, "arrays": extra}
+
+    def compare(self, check, case, arrays, expected, actual):
+        is_loss = isinstance(self.wrapped(check), LossBackward)
+        step, tolerance = actual["step"], TOLERANCE.get(actual["dtype"], TOLERANCE["float64"])
+        weight = (lambda out: np.sum(out)) if is_loss else (lambda out: np.sum(out * arrays["dout"]))
+        problems, worst = [], 0.0
+        for index in range(check.options.get("directions", 3)):
+            pairs = [("bottom_diff", "x", f"v{index}")]
+            if "weight" in arrays and not is_loss:
+                pairs.append(("d_weight", "w", f"w{index}"))
+            for gradient_name, prefix, direction in pairs:
+                plus, minus = actual.get(f"out_{prefix}_plus{index}"), actual.get(f"out_{prefix}_minus{index}")
+                gradient = actual.get(gradient_name)
+                if not all(isinstance(value, np.ndarray) for value in (plus, minus, gradient)):
+                    return [Comparison("gradient", "type", f"{gradient_name}: the forward or backward did not return arrays")]
+                if gradient.shape != arrays[direction].shape:
+                    return [Comparison("gradient", "shape", f"{gradient_name} has shape {gradient.shape}, the input "
+                                       f"{arrays[direction].shape}")]
+                numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
+                analytic = float(np.sum(gradient.astype(np.float64) * arrays[direction]))
+                error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
+                worst = max(worst, error)
+                if error > tolerance:
+                    problems.append(f"{gradient_name} disagrees with finite differences of your own forward: "
+                                    f"along a random direction the forward changes at rate {numeric:.6g}, your "
+                                    f"gradient predicts {analytic:.6g} (relative error {error:.2g})")
+        metrics = {"max_rel_error": worst, "tolerance": tolerance, "step": step}
+        return [Comparison("gradient", "values" if problems else None, problems[0] if problems else "", metrics)]
+
+
+def _unit(rng: np.random.Generator, shape) -> np.ndarray:
+    direction = rng.standard_normal(shape)
+    return direction / np.sqrt(np.mean(direction * direction))
