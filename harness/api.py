@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .context import LabContext, build_context
+from .report.html import write_html
 from .errors import HarnessError
 from .results import SubmissionResult
 from .runner import RunOptions, check_submission
@@ -70,7 +71,7 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
     """Grade every submission under ``directory`` into ``out``.
 
     Layout: ``directory/<lab>/<name>/`` (the lab from the folder name) or, with
-    ``lab`` given, ``directory/<name>/``. Writes ``out/<lab>/<name>.json``.
+    ``lab`` given, ``directory/<name>/``. Writes ``out/<lab>/<name>.json`` and ``.html``.
     ``on_result(graded)`` is called after each submission (progress display).
     """
     directory, out = Path(directory), Path(out)
@@ -84,6 +85,7 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
             result = check(submission, spec.lab, compat=compat, context=context)
             json_path = out / spec.lab / f"{_safe_name(submission.name)}.json"
             result.write_json(json_path)
+            write_html(result, json_path.with_suffix(".html"), spec.tiers)
             item = GradedSubmission(submission.name, result, json_path)
             graded.append(item)
             if on_result:

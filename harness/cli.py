@@ -99,7 +99,7 @@ def _check(args) -> int:
         result.write_json(args.json)
     if args.html:
         from .report.html import write_html
-        write_html(result, args.html)
+        write_html(result, args.html, None if args.kit else load_spec(args.lab).tiers)
     return EXIT_OK if result.all_passed or _only_selected(result, args.only) else EXIT_FAILED_CHECKS
 
 
