@@ -38,9 +38,21 @@ def check(path: str | Path, lab: str | None = None, *, weights: str | Path | Non
         unknown = sorted(set(only) - {c.id for c in spec.checks})
         if unknown:
             raise HarnessError(f"unknown check id(s) for {spec.lab}: {', '.join(unknown)}")
+        only = _with_dependencies(spec, only)
     context = context or build_context(spec, weights=weights, image=image)
     options = RunOptions(only=tuple(only) if only else None, compat=compat, namespaces=namespaces)
     return check_submission(Path(path), spec, context, options)
+
+
+def _with_dependencies(spec: LabSpec, only: list[str]) -> list[str]:
+    """The selected checks and, transitively, the checks they depend on (which must pass first)."""
+    selected, pending = set(), list(only)
+    while pending:
+        check_id = pending.pop()
+        if check_id not in selected:
+            selected.add(check_id)
+            pending.extend(spec.check(check_id).depends)
+    return [check.id for check in spec.checks if check.id in selected]
 
 
 def _kit_context(kit_dir: Path, weights) -> LabContext:
