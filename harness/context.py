@@ -101,14 +101,15 @@ def spec_kit_image(spec: LabSpec, kit_dir: Path) -> Path | None:
 
 
 def _weights(weights) -> tuple[Path, str]:
+    """The weights file and where it came from ("given", "environment" or "synthetic")."""
     import os
 
     from reference.vgg19 import weights as vgg_weights
-    if weights is not None:
-        return _existing(weights, "--weights"), "given"
-    if os.environ.get("HARNESS_VGG19_WEIGHTS"):
-        return _existing(os.environ["HARNESS_VGG19_WEIGHTS"], "HARNESS_VGG19_WEIGHTS"), "environment"
-    return vgg_weights.synthetic_weights_path(), "synthetic"
+    source = "given" if weights is not None else "environment" if os.environ.get(vgg_weights.WEIGHTS_ENV) else "synthetic"
+    try:
+        return vgg_weights.resolve_weights(weights).resolve(), source
+    except FileNotFoundError as error:
+        raise HarnessError(str(error)) from None
 
 
 def _existing(path, what: str) -> Path:
