@@ -1,10 +1,19 @@
 # coding=utf-8
-# AICS exp 3-1: convolution, max pooling and flatten (forward only).
+# AICS exp 3-1: convolution, max pooling and flatten (forward only), vectorised, computing in float32.
 # Feature maps are NCHW; the convolution weight is [channel_in, kernel, kernel, channel_out], the bias [channel_out].
 import numpy as np
-import struct
-import os
-import time
+
+
+def output_size(size, kernel_size, stride):
+    return (size - kernel_size) // stride + 1
+
+
+def window_offsets(kernel_size, stride, height_out, width_out):
+    """For each (kh, kw) inside the window, the strided slices that pick that cell of every window."""
+    for kh in range(kernel_size):
+        for kw in range(kernel_size):
+            yield kh, kw, (slice(kh, kh + stride * (height_out - 1) + 1, stride),
+                           slice(kw, kw + stride * (width_out - 1) + 1, stride))
 
 
 class ConvolutionalLayer(object):
@@ -24,23 +33,19 @@ class ConvolutionalLayer(object):
 
     def forward(self, input):
         self.input = input  # [N, C, H, W]
-        height = self.input.shape[2] + self.padding * 2
-        width = self.input.shape[3] + self.padding * 2
-        self.input_pad = np.zeros([self.input.shape[0], self.input.shape[1], height, width])
-        self.input_pad[:, :, self.padding:self.padding + self.input.shape[2],
-                       self.padding:self.padding + self.input.shape[3]] = self.input
-        height_out = (height - self.kernel_size) // self.stride + 1
-        width_out = (width - self.kernel_size) // self.stride + 1
-        self.output = np.zeros([self.input.shape[0], self.channel_out, height_out, width_out])
-        for idxn in range(self.input.shape[0]):
-            for idxc in range(self.channel_out):
-                for idxh in range(height_out):
-                    for idxw in range(width_out):
-                        hs = idxh * self.stride
-                        ws = idxw * self.stride
-                        window = self.input_pad[idxn, :, hs:hs + self.kernel_size, ws:ws + self.kernel_size]
-                        self.output[idxn, idxc, idxh, idxw] = np.sum(window * self.weight[:, :, :, idxc]) \
-                            + self.bias[idxc]
+        batch, channel, _, _ = input.shape
+        pad = self.padding
+        self.input_pad = np.pad(input.astype(np.float32), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        height_out = output_size(self.input_pad.shape[2], self.kernel_size, self.stride)
+        width_out = output_size(self.input_pad.shape[3], self.kernel_size, self.stride)
+        # im2col: one row per output position, columns in the weight's (channel_in, kh, kw) order
+        cols = np.empty([batch, height_out, width_out, channel, self.kernel_size, self.kernel_size], np.float32)
+        for kh, kw, (rows, columns) in window_offsets(self.kernel_size, self.stride, height_out, width_out):
+            cols[..., kh, kw] = self.input_pad[:, :, rows, columns].transpose(0, 2, 3, 1)
+        cols = cols.reshape(batch * height_out * width_out, -1)
+        weight = self.weight.reshape(-1, self.channel_out).astype(np.float32)
+        output = np.matmul(cols, weight) + self.bias.astype(np.float32)
+        self.output = output.reshape(batch, height_out, width_out, self.channel_out).transpose(0, 3, 1, 2)
         return self.output
 
     def load_param(self, weight, bias):
@@ -58,19 +63,20 @@ class MaxPoolingLayer(object):
 
     def forward(self, input):
         self.input = input  # [N, C, H, W]
-        self.max_index = np.zeros(self.input.shape)
-        # rows and columns past the last full window are not pooled
-        height_out = (self.input.shape[2] - self.kernel_size) // self.stride + 1
-        width_out = (self.input.shape[3] - self.kernel_size) // self.stride + 1
-        self.output = np.zeros([self.input.shape[0], self.input.shape[1], height_out, width_out])
-        for idxn in range(self.input.shape[0]):
-            for idxc in range(self.input.shape[1]):
-                for idxh in range(height_out):
-                    for idxw in range(width_out):
-                        hs = idxh * self.stride
-                        ws = idxw * self.stride
-                        self.output[idxn, idxc, idxh, idxw] = np.max(
-                            self.input[idxn, idxc, hs:hs + self.kernel_size, ws:ws + self.kernel_size])
+        batch, channel, height, width = input.shape
+        kernel, stride = self.kernel_size, self.stride
+        height_out = output_size(height, kernel, stride)
+        width_out = output_size(width, kernel, stride)
+        data = input.astype(np.float32)
+        if kernel == stride:
+            # the windows tile the map: drop the rows/columns past the last window, then max over each block
+            blocks = data[:, :, :height_out * kernel, :width_out * kernel]
+            blocks = blocks.reshape(batch, channel, height_out, kernel, width_out, kernel)
+            self.output = blocks.max(axis=(3, 5))
+        else:
+            self.output = np.full([batch, channel, height_out, width_out], -np.inf, np.float32)
+            for _, _, (rows, columns) in window_offsets(kernel, stride, height_out, width_out):
+                np.maximum(self.output, data[:, :, rows, columns], out=self.output)
         return self.output
 
 

@@ -1,10 +1,9 @@
 # coding:utf-8
-# AICS exp 3-1: VGG19 inference on the CPU with the layers of layers_1.py and layers_2.py.
-import numpy as np
-import struct
-import os
-import scipy.io
+# AICS exp 3-1: VGG19 inference on the CPU; parameters and activations are kept in float32.
 import time
+
+import numpy as np
+import scipy.io
 from PIL import Image
 
 try:  # imported as stu_upload.vgg_cpu by the course driver
@@ -14,78 +13,39 @@ except ImportError:  # run from inside stu_upload/
     from layers_1 import FullyConnectedLayer, ReLULayer, SoftmaxLossLayer
     from layers_2 import ConvolutionalLayer, MaxPoolingLayer, FlattenLayer
 
+# (block, number of 3x3 convolutions, output channels)
+CONV_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
+
 
 class VGG19(object):
     def __init__(self, param_path='../../imagenet-vgg-verydeep-19.mat'):
         self.param_path = param_path
-        self.param_layer_name = (
-            'conv1_1', 'relu1_1', 'conv1_2', 'relu1_2', 'pool1',
-            'conv2_1', 'relu2_1', 'conv2_2', 'relu2_2', 'pool2',
-            'conv3_1', 'relu3_1', 'conv3_2', 'relu3_2', 'conv3_3', 'relu3_3', 'conv3_4', 'relu3_4', 'pool3',
-            'conv4_1', 'relu4_1', 'conv4_2', 'relu4_2', 'conv4_3', 'relu4_3', 'conv4_4', 'relu4_4', 'pool4',
-            'conv5_1', 'relu5_1', 'conv5_2', 'relu5_2', 'conv5_3', 'relu5_3', 'conv5_4', 'relu5_4', 'pool5',
-            'flatten', 'fc6', 'relu6', 'fc7', 'relu7', 'fc8', 'softmax'
-        )
+        names = []
+        for block, convs, _ in CONV_BLOCKS:
+            for idx in range(1, convs + 1):
+                names += ['conv%d_%d' % (block, idx), 'relu%d_%d' % (block, idx)]
+            names.append('pool%d' % block)
+        names += ['flatten', 'fc6', 'relu6', 'fc7', 'relu7', 'fc8', 'softmax']
+        self.param_layer_name = tuple(names)
 
     def build_model(self):
         print('Building vgg-19 model...')
-
         self.layers = {}
-        self.layers['conv1_1'] = ConvolutionalLayer(3, 3, 64, 1, 1)
-        self.layers['relu1_1'] = ReLULayer()
-        self.layers['conv1_2'] = ConvolutionalLayer(3, 64, 64, 1, 1)
-        self.layers['relu1_2'] = ReLULayer()
-        self.layers['pool1'] = MaxPoolingLayer(2, 2)
-
-        self.layers['conv2_1'] = ConvolutionalLayer(3, 64, 128, 1, 1)
-        self.layers['relu2_1'] = ReLULayer()
-        self.layers['conv2_2'] = ConvolutionalLayer(3, 128, 128, 1, 1)
-        self.layers['relu2_2'] = ReLULayer()
-        self.layers['pool2'] = MaxPoolingLayer(2, 2)
-
-        self.layers['conv3_1'] = ConvolutionalLayer(3, 128, 256, 1, 1)
-        self.layers['relu3_1'] = ReLULayer()
-        self.layers['conv3_2'] = ConvolutionalLayer(3, 256, 256, 1, 1)
-        self.layers['relu3_2'] = ReLULayer()
-        self.layers['conv3_3'] = ConvolutionalLayer(3, 256, 256, 1, 1)
-        self.layers['relu3_3'] = ReLULayer()
-        self.layers['conv3_4'] = ConvolutionalLayer(3, 256, 256, 1, 1)
-        self.layers['relu3_4'] = ReLULayer()
-        self.layers['pool3'] = MaxPoolingLayer(2, 2)
-
-        self.layers['conv4_1'] = ConvolutionalLayer(3, 256, 512, 1, 1)
-        self.layers['relu4_1'] = ReLULayer()
-        self.layers['conv4_2'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu4_2'] = ReLULayer()
-        self.layers['conv4_3'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu4_3'] = ReLULayer()
-        self.layers['conv4_4'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu4_4'] = ReLULayer()
-        self.layers['pool4'] = MaxPoolingLayer(2, 2)
-
-        self.layers['conv5_1'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu5_1'] = ReLULayer()
-        self.layers['conv5_2'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu5_2'] = ReLULayer()
-        self.layers['conv5_3'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu5_3'] = ReLULayer()
-        self.layers['conv5_4'] = ConvolutionalLayer(3, 512, 512, 1, 1)
-        self.layers['relu5_4'] = ReLULayer()
-        self.layers['pool5'] = MaxPoolingLayer(2, 2)
-
+        channel_in = 3
+        for block, convs, channel_out in CONV_BLOCKS:
+            for idx in range(1, convs + 1):
+                self.layers['conv%d_%d' % (block, idx)] = ConvolutionalLayer(3, channel_in, channel_out, 1, 1)
+                self.layers['relu%d_%d' % (block, idx)] = ReLULayer()
+                channel_in = channel_out
+            self.layers['pool%d' % block] = MaxPoolingLayer(2, 2)
         self.layers['flatten'] = FlattenLayer([512, 7, 7], [512 * 7 * 7])
         self.layers['fc6'] = FullyConnectedLayer(512 * 7 * 7, 4096)
         self.layers['relu6'] = ReLULayer()
         self.layers['fc7'] = FullyConnectedLayer(4096, 4096)
         self.layers['relu7'] = ReLULayer()
         self.layers['fc8'] = FullyConnectedLayer(4096, 1000)
-
         self.layers['softmax'] = SoftmaxLossLayer()
-
-        self.update_layer_list = []
-        for layer_name in self.layers.keys():
-            if 'conv' in layer_name or 'fc' in layer_name:
-                self.update_layer_list.append(layer_name)
+        self.update_layer_list = [name for name in self.param_layer_name if 'conv' in name or 'fc' in name]
 
     def init_model(self):
         print('Initializing parameters of each layer in vgg-19...')
@@ -95,43 +55,35 @@ class VGG19(object):
     def load_model(self):
         print('Loading parameters from file ' + self.param_path)
         params = scipy.io.loadmat(self.param_path)
-        self.image_mean = params['normalization'][0][0][0]
-        self.image_mean = np.mean(self.image_mean, axis=(0, 1))
+        self.image_mean = np.mean(params['normalization'][0][0][0], axis=(0, 1)).astype(np.float32)
         print('Get image mean: ' + str(self.image_mean))
-
-        for idx in range(43):
-            if 'conv' in self.param_layer_name[idx]:
-                weight, bias = params['layers'][0][idx][0][0][0][0]
-                # matconvnet: weights dim [height, width, in_channel, out_channel]
-                # ours: weights dim [in_channel, height, width, out_channel]
+        mat_layers = params['layers'][0]
+        for idx, name in enumerate(self.param_layer_name):
+            if 'conv' in name:
+                weight, bias = mat_layers[idx][0][0][0][0]
+                # matconvnet [height, width, in, out] -> ours [in, height, width, out]
                 weight = np.transpose(weight, [2, 0, 1, 3])
                 bias = bias.reshape(-1)
-                self.layers[self.param_layer_name[idx]].load_param(weight, bias)
-            if idx >= 37 and 'fc' in self.param_layer_name[idx]:
-                # the .mat has no flatten layer, so fc6 (our index 38) is its layer 37
-                weight, bias = params['layers'][0][idx - 1][0][0][0][0]
-                # [height, width, in_channel, out_channel] -> [height * width * in_channel, out_channel]
-                weight = weight.reshape([weight.shape[0] * weight.shape[1] * weight.shape[2], weight.shape[3]])
-                self.layers[self.param_layer_name[idx]].load_param(weight, bias)
+            elif 'fc' in name:
+                # the .mat has no flatten entry: our fc layers sit one index later than theirs
+                weight, bias = mat_layers[idx - 1][0][0][0][0]
+                weight = weight.reshape(-1, weight.shape[3])
+            else:
+                continue
+            self.layers[name].load_param(weight.astype(np.float32), bias.astype(np.float32))
 
     def load_image(self, image_dir):
         print('Loading and preprocessing image from ' + image_dir)
-        # scipy.misc.imread/imresize are gone from SciPy; Pillow's bilinear resize is what imresize called
-        image = Image.open(image_dir).convert('RGB')
-        image = image.resize((224, 224), Image.BILINEAR)
-        self.input_image = np.array(image).astype(np.float32)
-        self.input_image -= self.image_mean
-        self.input_image = np.reshape(self.input_image, [1] + list(self.input_image.shape))
-        # input dim [N, channel, height, width]
-        self.input_image = np.transpose(self.input_image, [0, 3, 1, 2])
+        image = Image.open(image_dir).convert('RGB').resize((224, 224), Image.BILINEAR)
+        image = np.asarray(image, dtype=np.float32) - self.image_mean
+        self.input_image = image.transpose(2, 0, 1)[np.newaxis]  # HWC -> [1, C, H, W]
 
     def forward(self):
         print('Inferencing...')
         start_time = time.time()
         current = self.input_image
-        for idx in range(len(self.param_layer_name)):
-            print('Inferencing layer: ' + self.param_layer_name[idx])
-            current = self.layers[self.param_layer_name[idx]].forward(current)
+        for name in self.param_layer_name:
+            current = self.layers[name].forward(current)
         print('Inference time: %f' % (time.time() - start_time))
         return current
 
