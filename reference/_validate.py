@@ -109,3 +109,16 @@ def output_size(name: str, size: int, kernel: int, stride: int, pad_before: int,
             f"(input {size} + padding {pad_before}+{pad_after})"
         )
     return (padded - kernel) // stride + 1
+
+
+def real_number(name: str, value, low=None, high=None, *, low_open=False, high_open=False) -> float:
+    """A real number inside the interval (open or closed at each end) the layer's formula needs."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise LayerArgumentError(f"{name} must be a finite real number, got {value!r}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        interval = ("(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}") + ", " \
+            + ("inf)" if high is None else f"{high:g}" + (")" if high_open else "]"))
+        raise LayerArgumentError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
