@@ -31,7 +31,7 @@ def describe_failure(reply, doing: str) -> str:
         parts.append(f"{where}{error.exc_type}: {error.message} (while {step})")
         if error.source_line:
             parts.append(f"    {error.source_line.strip()}")
-        suggestion = _did_you_mean(error)
+        suggestion = _course_attribute_hint(error) or _did_you_mean(error)
         if suggestion:
             parts.append(suggestion)
         if error.hint:
@@ -39,6 +39,20 @@ def describe_failure(reply, doing: str) -> str:
     for action in getattr(reply, "blocked", None) or ():
         parts.append(f"blocked: {action}")
     return "\n".join(parts) if parts else f"failed while {doing}"
+
+
+# Attributes the course's code reads after a call, and the method that must set them.
+_COURSE_ATTRIBUTES = {
+    "d_weight": "backward", "d_bias": "backward", "input_image": "load_image", "max_index": "forward_raw",
+}
+
+
+def _course_attribute_hint(error) -> str:
+    owner = _COURSE_ATTRIBUTES.get(getattr(error, "missing_name", None) or "")
+    if not owner or error.exc_type != "AttributeError":
+        return ""
+    return (f"the course's code reads .{error.missing_name} after calling {owner}: your {owner} "
+            f"(every version of it, raw and speedup) must set self.{error.missing_name}")
 
 
 def _did_you_mean(error) -> str:

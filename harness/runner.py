@@ -35,6 +35,7 @@ class RunOptions:
     only: tuple[str, ...] | None = None      # check ids to run (others are reported as skip)
     namespaces: str = "auto"
     compat: bool = True
+    session_factory: object = None           # (submission, spec, context, options) -> session; default: the sandbox
 
 
 def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
@@ -44,7 +45,8 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
     submission = locate_submission(Path(path), spec)
     run_context = RunContext(lab_context)
     results: list[CheckResult] = []
-    with _open_session(submission, spec, lab_context, options) as session:
+    open_session = options.session_factory or _open_session
+    with open_session(submission, spec, lab_context, options) as session:
         for check in spec.checks:
             results.append(_run_or_skip(check, session, submission, run_context, results, options))
         sandbox_info = _sandbox_summary(session)
@@ -134,7 +136,13 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
         outcome.status = "timeout" if failure.reply.status == "timeout" else "error"
         outcome.message = describe_failure(failure.reply, failure.doing)
         return outcome
-    comparisons = kind.compare(check, case, arrays, expected, execution.values)
+    try:
+        comparisons = kind.compare(check, case, arrays, expected, execution.values)
+    except Exception as error:      # unforeseen output shapes must cost the check, never the run
+        outcome.status = "error"
+        outcome.message = (f"the harness could not compare this output ({type(error).__name__}: {error}); "
+                           "please report it with the submission")
+        return outcome
     outcome.metrics = {comparison.name: comparison.metrics for comparison in comparisons}
     failed = [comparison for comparison in comparisons if not comparison.ok]
     if failed:
@@ -212,6 +220,8 @@ def _aggregate_metrics(outcomes: list[CaseOutcome]) -> dict:
                     worst[key] = max(worst.get(key, 0.0), output_metrics[key])
             if "mismatched" in output_metrics:
                 worst["mismatched"] = worst.get("mismatched", 0) + output_metrics["mismatched"]
+            if "ratio" in output_metrics:        # a speedup check: its figures are the check's figures
+                worst.update({key: value for key, value in output_metrics.items() if not isinstance(value, list)})
     return worst
 
 

@@ -88,8 +88,9 @@ class GradCheck(Kind):
                 first.get("layer.d_weight", as_="d_weight")
         first.output(*(["output", "bottom_diff"] + (["d_weight"] if "weight" in arrays and not is_loss else [])))
         values, reply = run_program(session, first, arrays, check.timeout, f"running {forward} and {backward}")
-        output = values.get("output")
-        dtype = output.dtype.name if isinstance(output, np.ndarray) and output.dtype.kind == "f" else "float64"
+        # The step and the tolerance follow the weakest precision the forward or backward showed.
+        floats = [value.dtype for value in values.values() if isinstance(value, np.ndarray) and value.dtype.kind == "f"]
+        dtype = min(floats, key=lambda d: d.itemsize).name if floats else "float64"
         step = STEP.get(dtype, STEP["float64"])
         perturbed = self._perturbed_inputs(arrays, step, check.options.get("directions", 3))
         second = wrapped.build(check, case)
@@ -132,6 +133,9 @@ class GradCheck(Kind):
                 if gradient.shape != arrays[direction].shape:
                     return [Comparison("gradient", "shape", f"{gradient_name} has shape {gradient.shape}, the input "
                                        f"{arrays[direction].shape}")]
+                if not is_loss and plus.shape != arrays["dout"].shape:
+                    return [Comparison("gradient", "shape", f"the forward output has shape {plus.shape}; for this "
+                                       f"input it must be {arrays['dout'].shape}")]
                 numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
                 analytic = float(np.sum(gradient.astype(np.float64) * arrays[direction]))
                 error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)

@@ -154,8 +154,9 @@ class FcUpdate(FcKind):
     def calls(self, check, case, program):
         program.call(f"layer.{self.method(check, 'forward')}", ref("x"))
         program.call(f"layer.{self.method(check, 'backward')}", ref("dout"))
+        program.get("layer.d_weight", as_="d_weight")       # its dtype tells the precision the update used
         program.call(f"layer.{self.method(check, 'update')}", float(case.params.get("lr", 0.1)))
-        program.get("layer.weight", as_="weight").get("layer.bias", as_="bias").output("weight", "bias")
+        program.get("layer.weight", as_="weight").get("layer.bias", as_="bias").output("weight", "bias", "d_weight")
 
     def expected(self, check, case, arrays, ctx):
         _, _, dweight, dbias = self.reference(arrays)

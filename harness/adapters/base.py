@@ -133,7 +133,9 @@ class Kind:
 
     def compare(self, check: CheckSpec, case: Case, inputs: dict, expected: dict, actual: dict) -> list[Comparison]:
         comparisons = []
-        input_dtype = _inputs_float_dtype(inputs)
+        # The tolerance follows the weakest float precision the computation showed: in the inputs, or in
+        # anything the submission returned (a float32 d_weight behind a float64 updated weight).
+        input_dtype = _inputs_float_dtype({**inputs, **actual})
         for spec in self.compared_outputs(check):
             value = actual.get(spec.name)
             if spec.comparison == "close":

@@ -79,8 +79,8 @@ def _speedup_metrics(check: CheckResult) -> dict | None:
 
 def _pictures(case_name: str, artifact: dict, shown: bool) -> list[dict]:
     expected, actual, label = artifact["expected"], artifact["actual"], artifact["label"]
-    if expected.shape != actual.shape:
-        return []
+    if expected.shape != actual.shape or expected.ndim == 0 or artifact["display"] == "none":
+        return []           # a scalar or a wrong shape: the message says all there is
     display = artifact["display"]
     if display == "image" and shown and expected.ndim == 4 and expected.shape[1] == 3:
         return [_picture(f"{label} (case {case_name}): expected, yours",

@@ -394,10 +394,12 @@ def by_kernel(kernel: str) -> list[Mistake]:
 # --- correct variants every spec must accept ------------------------------------------------
 
 def _float32(function):
+    """The kernel computing in float32, returning float32 scalars as numpy does for float32 sums."""
     def in_float32(*args):
         converted = [arg.astype(np.float32) if isinstance(arg, np.ndarray) and arg.dtype.kind == "f" else arg
                      for arg in args]
-        return function(*converted)
+        result = function(*converted)
+        return np.float32(result) if isinstance(result, float) else result
     return in_float32
 
 
