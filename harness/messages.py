@@ -20,11 +20,14 @@ def describe_failure(reply, doing: str) -> str:
     """One paragraph: what happened, where in the student's code, and a hint when there is one."""
     error = reply.error
     parts = []
+    where = f"{doing} ({reply.step})" if getattr(reply, "step", None) and reply.step not in doing else doing
     if reply.status == "timeout":
-        parts.append(f"{_STATUS_WORDS['timeout']} while {doing} (limit {reply.wall_time:.0f} s)"
-                     if reply.wall_time else f"{_STATUS_WORDS['timeout']} while {doing}")
+        parts.append(f"{_STATUS_WORDS['timeout']} while {where} (after {reply.wall_time:.0f} s)"
+                     if reply.wall_time else f"{_STATUS_WORDS['timeout']} while {where}")
     elif reply.status in _STATUS_WORDS and not error:
-        parts.append(f"{_STATUS_WORDS[reply.status]} while {doing}")
+        parts.append(f"{_STATUS_WORDS[reply.status]} while {where}")
+    if getattr(reply, "detail", "") and not error:
+        parts.append(reply.detail)
     if error is not None:
         where = f"{error.file}, line {error.line}: " if error.file and error.line else ""
         step = error.step or doing

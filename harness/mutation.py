@@ -159,27 +159,8 @@ def grade_reference(spec: LabSpec, context: LabContext) -> dict[str, str]:
     return {check.id: check.status for check in result.checks if check.id in selected}
 
 
-@contextlib.contextmanager
-def _weights_read_once():
-    """The reference's load_model reads the 576 MB .mat like the course's does; read it once per report."""
-    import functools
-
-    import scipy.io
-    original = scipy.io.loadmat
-    scipy.io.loadmat = functools.lru_cache(maxsize=2)(original)
-    try:
-        yield
-    finally:
-        scipy.io.loadmat = original
-
-
 def mutation_report(lab: str) -> tuple[list[MutationOutcome], list[MutationOutcome]]:
     """(one outcome per applicable mistake, one per correct variant) for ``lab``."""
-    with _weights_read_once():
-        return _mutation_report(lab)
-
-
-def _mutation_report(lab: str) -> tuple[list[MutationOutcome], list[MutationOutcome]]:
     from reference.mistakes import MISTAKES, correct_variants
     spec = load_spec(lab)
     context = build_context(spec)

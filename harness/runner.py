@@ -85,9 +85,12 @@ def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext
 
 
 def _protected_paths(spec: LabSpec, submission: Submission) -> list[Path]:
-    """What the child must never read: the specs and everything beside the submission (other students)."""
-    paths = [spec.path.parent.resolve(), submission.root.resolve().parent]
-    return paths
+    """What the child must never read: the specs and everything beside the submission (other students).
+
+    The neighbourhood is that of the path as given (the folder a .zip came from), never the temporary
+    directory an archive was unpacked into.
+    """
+    return [spec.path.parent.resolve(), (submission.origin or submission.root.resolve()).parent]
 
 
 def _sandbox_summary(session) -> dict:

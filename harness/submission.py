@@ -24,6 +24,7 @@ MAX_ZIP_BYTES = 200 << 20
 class Submission:
     root: Path                   # what the user named (a directory; a zip is extracted first)
     package_dir: Path            # the directory holding layers_1.py etc.
+    origin: Path | None = None   # the path as given (the .zip itself for an archive)
     present: set[str] = field(default_factory=set)
     expected: tuple[str, ...] = ()
 
@@ -41,6 +42,7 @@ class Submission:
 def locate_submission(path: Path, spec: LabSpec) -> Submission:
     if not path.exists():
         raise HarnessError(f"{path}: no such file or directory")
+    origin = path.resolve()
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise HarnessError(f"{path}: a submission is a directory or a .zip file")
@@ -49,10 +51,10 @@ def locate_submission(path: Path, spec: LabSpec) -> Submission:
     for candidate in candidates:
         present = {name for name in spec.files if (candidate / name).is_file()}
         if present:
-            return Submission(path, candidate, present, spec.files)
+            return Submission(path, candidate, origin, present, spec.files)
     # Nothing found: point at the directory we would have used, so every check reports the missing file.
     package_dir = path / spec.package if (path / spec.package).is_dir() else path
-    return Submission(path, package_dir, set(), spec.files)
+    return Submission(path, package_dir, origin, set(), spec.files)
 
 
 def _extract(archive: Path) -> Path:

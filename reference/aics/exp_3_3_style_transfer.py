@@ -1,12 +1,12 @@
 """exp_3_3_style_transfer.py of AICS exp 3-3: the VGG19 conv part with forward/backward by layer name, and Adam."""
 import numpy as np
-import scipy.io
 
 from reference import optim as _optim
 from reference.vgg19.params import CONV_BLOCKS, CONV_PART_NAMES
 
 from .layers_1 import ReLULayer
 from .layers_2 import ConvolutionalLayer, MaxPoolingLayer
+from .vgg_cpu import _params
 
 
 def adam_update(param, grad, state, lr):
@@ -35,12 +35,10 @@ class VGG19:
             self.layers[name].init_param()
 
     def load_model(self):
-        params = scipy.io.loadmat(self.param_path)
-        self.image_mean = np.mean(params["normalization"][0][0][0], axis=(0, 1))
-        for index, name in enumerate(self.param_layer_name):
-            if "conv" in name:
-                weight, bias = params["layers"][0][index][0][0][0][0]
-                self.layers[name].load_param(np.transpose(weight, [2, 0, 1, 3]), bias.reshape(-1))
+        params = _params(str(self.param_path))
+        self.image_mean = params.mean_rgb
+        for name, (weight, bias) in params.conv.items():
+            self.layers[name].load_param(np.transpose(weight, [2, 0, 1, 3]), bias)
 
     def forward(self, input_image, layer_list):
         current, outputs = input_image, {}

@@ -48,7 +48,9 @@ class FullyConnectedLayer:
         self.num_input, self.num_output = num_input, num_output
 
     def init_param(self, std=0.01):
-        self.weight = np.random.normal(loc=0.0, scale=std, size=(self.num_input, self.num_output))
+        # float32 draws: fc6 alone is 25088 x 4096, and load_param replaces these anyway
+        generator = np.random.default_rng()
+        self.weight = generator.standard_normal((self.num_input, self.num_output), dtype=np.float32) * np.float32(std)
         self.bias = np.zeros([1, self.num_output])
 
     def forward(self, input):

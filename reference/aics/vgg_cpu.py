@@ -1,12 +1,19 @@
 """vgg_cpu.py of AICS exp 3-1: VGG19 built from the course's layers, loaded from the MatConvNet file."""
+import functools
+
 import numpy as np
-import scipy.io
 from PIL import Image
 
+from reference.vgg19 import matconvnet
 from reference.vgg19.params import CONV_BLOCKS, LAYER_NAMES
 
 from .layers_1 import FullyConnectedLayer, ReLULayer, SoftmaxLossLayer
 from .layers_2 import ConvolutionalLayer, FlattenLayer, MaxPoolingLayer
+
+
+@functools.lru_cache(maxsize=2)
+def _params(path: str):
+    return matconvnet.load_params(path)
 
 
 class VGG19:
@@ -37,16 +44,14 @@ class VGG19:
             self.layers[name].init_param()
 
     def load_model(self):
-        params = scipy.io.loadmat(self.param_path)
-        self.image_mean = np.mean(params["normalization"][0][0][0], axis=(0, 1))
-        for index, name in enumerate(self.param_layer_name):
-            if "conv" in name:
-                weight, bias = params["layers"][0][index][0][0][0][0]
-                self.layers[name].load_param(np.transpose(weight, [2, 0, 1, 3]), bias.reshape(-1))
-            elif "fc" in name:
-                weight, bias = params["layers"][0][index - 1][0][0][0][0]   # the .mat has no flatten entry
-                weight = weight.reshape([weight.shape[0] * weight.shape[1] * weight.shape[2], weight.shape[3]])
-                self.layers[name].load_param(weight, bias.reshape(1, -1))
+        # The course reads the .mat itself (params['layers'][0][i][0][0][0][0], fc one index earlier);
+        # reference.vgg19.matconvnet reads it exactly that way, once per process.
+        params = _params(str(self.param_path))
+        self.image_mean = params.mean_rgb
+        for name, (weight, bias) in params.conv.items():
+            self.layers[name].load_param(np.transpose(weight, [2, 0, 1, 3]), bias)
+        for name, (weight, bias) in params.fc.items():
+            self.layers[name].load_param(weight, bias.reshape(1, -1))
 
     def load_image(self, image_dir):
         image = Image.open(image_dir).convert("RGB").resize((224, 224), Image.BILINEAR)
