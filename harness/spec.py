@@ -182,7 +182,8 @@ def load_spec(lab_or_path: str | Path, specs_dir: Path | None = None) -> LabSpec
     except OSError as error:
         raise SpecError(f"{path}: cannot read: {error.strerror}") from None
     except UnicodeDecodeError as error:
-        raise SpecError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise SpecError(f"{path}:{line}: not UTF-8 text (byte {error.start})") from None
     return parse_spec(text, path, hashlib.sha256(raw).hexdigest())
 
 
@@ -244,7 +245,7 @@ def error_key_path(error: jsonschema.ValidationError) -> tuple:
     """Where the error is; an unknown key points at the key itself, so its line is reported."""
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})), key=str)
         if unknown:
             path += (unknown[0],)
     return path
@@ -253,7 +254,7 @@ def error_key_path(error: jsonschema.ValidationError) -> tuple:
 def plain_schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
+        unknown = sorted(set(error.instance) - set(allowed), key=str)   # YAML keys may be null, numbers ...
         return f"unknown key {unknown[0]!r} (allowed: {', '.join(allowed) or 'none'})"
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")

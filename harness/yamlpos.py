@@ -51,7 +51,10 @@ _Loader.add_implicit_resolver(
 
 
 def load(text: str) -> tuple[object, Positions]:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)          # the reader rejects control characters here, before parsing
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(text, error) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -61,6 +64,8 @@ def load(text: str) -> tuple[object, Positions]:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         raise YamlError(f"invalid YAML: {error.problem or error}", line) from None
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(text, error) from None
     except yaml.YAMLError as error:
         raise YamlError(f"invalid YAML: {error}", None) from None
     finally:
@@ -68,6 +73,16 @@ def load(text: str) -> tuple[object, Positions]:
     positions = Positions()
     _record(node, (), positions)
     return data, positions
+
+
+def _reader_error(text: str, error: yaml.reader.ReaderError) -> YamlError:
+    """A character YAML does not allow (NUL, other control characters, U+FFFE), on one line."""
+    position = error.position if isinstance(error.position, int) else None
+    line = text.count("\n", 0, position) + 1 if position is not None else None
+    character = error.character
+    code = ord(character) if isinstance(character, str) and len(character) == 1 else character
+    shown = f"#x{code:04x}" if isinstance(code, int) else repr(character)
+    return YamlError(f"invalid YAML: unacceptable character {shown} ({error.reason})", line)
 
 
 def _record(node: yaml.Node, path: Path_, positions: Positions) -> None:

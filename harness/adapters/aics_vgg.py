@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import HarnessError
 from ..spec import Case, CheckSpec
 from .base import NUMBER, POSITIVE, ChildFailure, Execution, Kind, KindConfigError, OutputSpec
 from .program import Program, ref
@@ -65,7 +66,10 @@ class VggClassify(Kind):
         lab = ctx.lab
         key = ("vgg19.image", str(lab.image_path))
         if key not in lab.expected_memo:
-            rgb = preprocess.load_rgb(lab.image_path)
+            try:
+                rgb = preprocess.load_rgb(lab.image_path)
+            except preprocess.ImageReadError as error:      # a bad --image is the harness's input, not the student's
+                raise HarnessError(str(error)) from None
             lab.expected_memo[key] = preprocess.to_network_input(preprocess.resize_bilinear(rgb, (224, 224)),
                                                                  lab.vgg_params.mean_rgb).astype(np.float32)
         return lab.expected_memo[key]

@@ -38,6 +38,11 @@ class Program:
         self.steps.append(step)
         return self
 
+    def repeat_call(self, target: str, *args, times: int) -> "Program":
+        """``times`` calls of ``target(*args)`` as one step (a timing loop: one progress report, not ``times``)."""
+        self.steps.append({"call": target, "args": list(args), "kwargs": {}, "repeat": times})
+        return self
+
     def get(self, target: str, as_: str) -> "Program":
         self.steps.append({"get": target, "as": as_})
         return self

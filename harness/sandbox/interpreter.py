@@ -8,6 +8,7 @@ whose key names its kind; each kind is one function registered with
 
     {"import": "layers_2", "as": "m"}                    the submission's module, as <package>.layers_2
     {"call": "m.ConvolutionalLayer", "args": [...], "kwargs": {...}, "as": "conv"}
+    {"call": "conv.forward_raw", "args": [...], "repeat": 30}    30 calls, one step (a timing loop)
     {"get": "conv.d_weight", "as": "dw"}
     {"set": "conv.weight", "value": expr}
     {"item": "feats", "key": "relu4_2", "as": "x"}       x = feats["relu4_2"] (a dict key or a sequence index)
@@ -212,9 +213,16 @@ def _import(run: Interpreter, name: str, spec: dict) -> None:
 def _call(run: Interpreter, target: str, spec: dict) -> None:
     function = run.resolve(target)
     args, kwargs = run.arguments(spec)
+    repeat = spec.get("repeat", 1)
+    if type(repeat) is not int or repeat < 1:
+        raise ProgramError(f"repeat must be a positive integer, not {repeat!r}")
     run.callee = function
+    # one report for all repetitions: each report wakes the child's main thread, whose
+    # work would count in the CPU time of a timing loop
     run.report(run.describe_callable(function))
-    run.assign(spec, function(*args, **kwargs))
+    for _ in range(repeat):
+        result = function(*args, **kwargs)
+    run.assign(spec, result)
 
 
 @step("get")
