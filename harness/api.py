@@ -15,7 +15,7 @@ from .report.html import write_html
 from .errors import HarnessError
 from .results import SubmissionResult
 from .runner import RunOptions, check_submission
-from .spec import LabSpec, available_labs, load_spec
+from .spec import LabSpec, available_labs, load_spec, override_limits
 
 __all__ = ["check", "grade", "kit", "labs", "GradedSubmission"]
 
@@ -27,7 +27,8 @@ def labs(specs_dir: Path | None = None) -> list[LabSpec]:
 
 def check(path: str | Path, lab: str | None = None, *, weights: str | Path | None = None,
           image: str | Path | None = None, only: list[str] | None = None, compat: bool = True,
-          namespaces: str = "auto", context: LabContext | None = None, kit: str | Path | None = None) -> SubmissionResult:
+          namespaces: str = "auto", context: LabContext | None = None, kit: str | Path | None = None,
+          limits: dict[str, str] | None = None) -> SubmissionResult:
     """Check one submission (a directory or a .zip) against one lab, or against a student kit."""
     if kit is not None:
         context = _kit_context(Path(kit), weights)
@@ -40,7 +41,8 @@ def check(path: str | Path, lab: str | None = None, *, weights: str | Path | Non
             raise HarnessError(f"unknown check id(s) for {spec.lab}: {', '.join(unknown)}")
         only = _with_dependencies(spec, only)
     context = context or build_context(spec, weights=weights, image=image)
-    options = RunOptions(only=tuple(only) if only else None, compat=compat, namespaces=namespaces)
+    options = RunOptions(only=tuple(only) if only else None, compat=compat, namespaces=namespaces,
+                         limits=override_limits(spec.limits, limits) if limits else None)
     return check_submission(Path(path), spec, context, options)
 
 
@@ -79,7 +81,7 @@ class GradedSubmission:
 
 
 def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, weights=None, image=None,
-          compat: bool = True, on_result=None) -> list[GradedSubmission]:
+          compat: bool = True, on_result=None, limits: dict[str, str] | None = None) -> list[GradedSubmission]:
     """Grade every submission under ``directory`` into ``out``.
 
     Layout: ``directory/<lab>/<name>/`` (the lab from the folder name) or, with
@@ -94,7 +96,7 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
         spec = load_spec(lab_name)
         context = build_context(spec, weights=weights, image=image)
         for submission in submissions:
-            result = check(submission, spec.lab, compat=compat, context=context)
+            result = check(submission, spec.lab, compat=compat, context=context, limits=limits)
             json_path = out / spec.lab / f"{_safe_name(submission.name)}.json"
             result.write_json(json_path)
             write_html(result, json_path.with_suffix(".html"), spec.tiers)

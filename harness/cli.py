@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return EXIT_HARNESS_ERROR
+    except BrokenPipeError:             # `harness check ... | head`: the reader left, nothing to report
+        sys.stdout = None
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +89,16 @@ def _resources(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", type=Path, metavar="FILE", help="image to classify (default: the shipped sample)")
     parser.add_argument("--no-compat", dest="compat", action="store_false",
                         help="do not emulate removed APIs (np.float, scipy.misc.imread ...)")
+    parser.add_argument("--limit", action="append", default=[], metavar="KEY=VALUE", type=_limit,
+                        help="override one of the spec's resource limits of the submission's process, e.g. "
+                             "address_space=8G, cpu_time=600, open_files=128 (repeatable)")
+
+
+def _limit(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _check(args) -> int:
@@ -93,7 +106,7 @@ def _check(args) -> int:
     from .spec import load_spec
 
     result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=args.only,
-                       compat=args.compat, kit=args.kit)
+                       compat=args.compat, kit=args.kit, limits=dict(args.limit))
     print(format_result(result, None if args.kit else load_spec(args.lab), verbose=args.verbose))
     if args.json:
         result.write_json(args.json)
@@ -113,7 +126,7 @@ def _grade(args) -> int:
         print(f"{item.result.lab}/{item.name}: {item.result.score:g}/{item.result.max_score:g}{level}", flush=True)
 
     graded = api.grade(args.directory, args.out, lab=args.lab, weights=args.weights, image=args.image,
-                       compat=args.compat, on_result=progress)
+                       compat=args.compat, on_result=progress, limits=dict(args.limit))
     print(f"graded {len(graded)} submissions into {args.out}")
     return EXIT_OK
 

@@ -17,6 +17,8 @@ import hashlib
 import json
 import shutil
 import time
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from . import __version__, yamlpos
 from .adapters import registry
 from .context import RunContext, build_context
 from .errors import HarnessError
-from .spec import LabSpec, load_spec, parse_spec
+from .spec import LabSpec, load_spec
 
 REFERENCE_FREE_KINDS = {"aics.gradcheck"}
 NEEDS_WEIGHTS = {"aics.vgg19.classify", "aics.style_transfer.run"}
@@ -45,7 +47,7 @@ class KitStore:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return cls({key: data[key] for key in data.files})
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise HarnessError(f"{path}: not a readable kit store ({error})") from None
 
     def inputs(self, check_id: str, case_name: str) -> dict:
@@ -118,8 +120,13 @@ def load_kit(directory: Path) -> tuple[LabSpec, KitStore, dict]:
     spec_file = directory / SPEC_NAME
     if not spec_file.is_file():
         raise HarnessError(f"{directory}: not a kit (no {SPEC_NAME})")
-    spec = parse_spec(spec_file.read_text(encoding="utf-8"), spec_file)
-    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    spec = load_spec(spec_file)        # a damaged (e.g. not UTF-8) spec is a SpecError naming file and line
+    try:
+        manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    except (OSError, ValueError) as error:          # missing, unreadable or not JSON
+        raise HarnessError(f"{directory / MANIFEST_NAME}: not a readable kit manifest ({error})") from None
+    if not isinstance(manifest, dict):
+        raise HarnessError(f"{directory / MANIFEST_NAME}: not a kit manifest (a JSON object)")
     return spec, KitStore.load(directory / STORE_NAME), manifest
 
 

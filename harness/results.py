@@ -30,6 +30,8 @@ class CaseOutcome:
     # In-memory only (never in the JSON): expected and actual arrays of failed outputs, for the HTML report,
     # which shows values only for public cases and property counterexamples.
     artifacts: dict = field(default_factory=dict, repr=False, compare=False)
+    # In-memory only: pictures of a public case shown whatever its status (Kind.gallery).
+    gallery: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -104,7 +106,7 @@ class SubmissionResult:
 
 
 def _case_json(case: CaseOutcome) -> dict:
-    data = {key: value for key, value in case.__dict__.items() if key != "artifacts"}
+    data = {key: value for key, value in case.__dict__.items() if key not in ("artifacts", "gallery")}
     if not case.public and case.name != "counterexample":
         data.pop("params", None)          # hidden cases stay hidden in exports a student may see
     return data

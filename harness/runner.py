@@ -36,6 +36,7 @@ class RunOptions:
     namespaces: str = "auto"
     compat: bool = True
     session_factory: object = None           # (submission, spec, context, options) -> session; default: the sandbox
+    limits: object = None                    # LabLimits replacing the spec's (spec.override_limits), or None
 
 
 def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
@@ -68,7 +69,7 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
 
 def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions):
     from .sandbox import Limits, SandboxConfig, Session
-    limits = spec.limits
+    limits = options.limits or spec.limits
     config = SandboxConfig(
         submission_dir=submission.package_dir,
         package_name=spec.package,
@@ -147,6 +148,8 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
                            "please report it with the submission")
         return outcome
     outcome.metrics = {comparison.name: comparison.metrics for comparison in comparisons}
+    if case.public:
+        outcome.gallery = kind.gallery(case, arrays, expected, execution.values)
     failed = [comparison for comparison in comparisons if not comparison.ok]
     if failed:
         outcome.status = "fail"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import jsonschema
 import yaml
 
 from . import yamlpos
-from .errors import SpecError
+from .errors import HarnessError, SpecError
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "lab.schema.yaml"
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
@@ -387,6 +388,35 @@ def _limits(raw: dict, report: _Reporter) -> LabLimits:
         if key in values:
             values[key] = parse_bytes(values[key])
     return LabLimits(**values)
+
+
+OVERRIDABLE_LIMITS = ("cpu_time", "address_space", "file_size", "scratch_bytes", "output_bytes", "open_files",
+                      "processes", "threads")
+
+
+def override_limits(limits: LabLimits, overrides: dict[str, str]) -> LabLimits:
+    """The spec's limits with ``{"address_space": "8G", "open_files": "128"}`` applied (command-line text).
+
+    Per-check timeouts stay the spec's: they are part of what a check asks of a submission.
+    """
+    values = {}
+    for key, text in overrides.items():
+        if key not in OVERRIDABLE_LIMITS:
+            raise HarnessError(f"unknown limit {key!r}; the limits that can be overridden: {', '.join(OVERRIDABLE_LIMITS)}")
+        try:
+            if key in ("address_space", "file_size", "scratch_bytes", "output_bytes"):
+                value = parse_bytes(int(text) if text.isdigit() else text)
+            elif key == "cpu_time":
+                value = float(text)
+            else:
+                value = int(text)
+        except (ValueError, KeyError, IndexError):
+            raise HarnessError(f"limit {key}={text!r} is not a valid value "
+                               f"({'bytes, e.g. 512M or 4G' if key.endswith(('space', 'size', 'bytes')) else 'a number'})") from None
+        if value <= 0:
+            raise HarnessError(f"limit {key}={text!r} must be positive")
+        values[key] = value
+    return dataclasses.replace(limits, **values)
 
 
 def _check_ids_and_dependencies(checks: list[CheckSpec], report: _Reporter) -> None:

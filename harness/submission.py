@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,14 +60,22 @@ def locate_submission(path: Path, spec: LabSpec) -> Submission:
 
 def _extract(archive: Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix="harness-zip-"))
-    with zipfile.ZipFile(archive) as bundle:
-        total = sum(info.file_size for info in bundle.infolist())
-        if total > MAX_ZIP_BYTES:
-            raise HarnessError(f"{archive}: unpacks to {total >> 20} MB, more than the {MAX_ZIP_BYTES >> 20} MB allowed")
-        for info in bundle.infolist():
-            destination = (target / info.filename).resolve()
-            if not destination.is_relative_to(target.resolve()):   # "zip slip": ../ in member names
-                shutil.rmtree(target, ignore_errors=True)
-                raise HarnessError(f"{archive}: member {info.filename!r} points outside the archive")
-        bundle.extractall(target)
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            total = sum(info.file_size for info in bundle.infolist())
+            if total > MAX_ZIP_BYTES:
+                raise HarnessError(f"{archive}: unpacks to {total >> 20} MB, more than the {MAX_ZIP_BYTES >> 20} MB allowed")
+            for info in bundle.infolist():
+                destination = (target / info.filename).resolve()
+                if not destination.is_relative_to(target.resolve()):   # "zip slip": ../ in member names
+                    raise HarnessError(f"{archive}: member {info.filename!r} points outside the archive")
+            bundle.extractall(target)
+    except HarnessError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    # A damaged archive (bad CRC, corrupt deflate data, truncated, encrypted, unknown compression) is an
+    # unreadable file: one line, exit status 2, never a traceback.
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError) as error:
+        shutil.rmtree(target, ignore_errors=True)
+        raise HarnessError(f"{archive}: not a readable .zip file ({type(error).__name__}: {error})") from None
     return target

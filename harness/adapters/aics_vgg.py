@@ -170,6 +170,18 @@ class StyleTransferRun(Kind):
             inputs = {**inputs, "compute_dtype": np.empty(0, dtype=computed_in)}
         return super().compare(check, case, inputs, expected, actual)
 
+    def gallery(self, case, inputs, expected, actual):
+        steps = case.params["steps"]
+        pictures = [{"title": "content and style images", "images": [inputs["content"][0], inputs["style"][0]]}]
+        image = actual.get("image")
+        if isinstance(image, np.ndarray) and image.shape == expected["image"].shape:
+            pictures.append({"title": f"after {steps} steps: yours, reference",
+                             "images": [image[0], expected["image"][0]]})
+        losses = actual.get("losses")
+        if isinstance(losses, np.ndarray) and losses.ndim == 2 and losses.shape[1:] == expected["losses"].shape[1:]:
+            pictures.append({"title": "total loss per step", "curves": (expected["losses"], losses)})
+        return pictures
+
     def execute(self, session, check, case, arrays, ctx):
         execution = self._execute(session, check, case, arrays, ctx)
         floats = [reply_value.dtype for reply in execution.replies for reply_value in reply.values.values()

@@ -152,6 +152,11 @@ class Kind:
             comparisons[-1].output = spec.name
         return comparisons
 
+    def gallery(self, case: Case, inputs: dict, expected: dict, actual: dict) -> list[dict]:
+        """Pictures worth showing for a public case whether it passed or not (the HTML report draws
+        them): ``{"title": str, "images": [CHW RGB-minus-mean arrays], "curves": (expected, actual) or None}``."""
+        return []
+
     def strategy(self, check: CheckSpec):
         """A hypothesis strategy drawing case parameter dicts (for property checks)."""
         raise NotImplementedError

@@ -2,8 +2,9 @@
 
 Score and tier, one row per check with status and error figures, then for
 each check that did not pass: the message, the diagnosis, the minimal
-counterexample, a picture of where the output differs, the timing chart, and
-for style transfer the images and the loss curve. Pictures are PNG data URIs
+counterexample, a picture of where the output differs, the timing chart; and
+for public cases, pass or fail, what the kind shows (``Kind.gallery``: for
+style transfer the content, style and result images and the loss curve). Pictures are PNG data URIs
 and inline SVG, so the file travels alone.
 
 Hidden cases stay hidden: for a case the spec does not mark public the page
@@ -41,11 +42,14 @@ def write_html(result: SubmissionResult, path: Path, tiers=None) -> None:
 
 
 def _check_view(check: CheckResult) -> dict:
-    view = {"check": check, "figures": _figures(check), "pictures": [], "timing_svg": "", "counterexample": None}
+    view = {"check": check, "figures": _figures(check), "pictures": _gallery(check), "timing_svg": "",
+            "counterexample": None}
     if check.status in ("fail", "error", "timeout"):
         for case in check.cases:
             shown = case.public or case.name == "counterexample"
             for name, artifact in case.artifacts.items():
+                if case.public and case.gallery and artifact["display"] in ("image", "curve"):
+                    continue            # the gallery above already shows both images and both curves
                 view["pictures"].extend(_pictures(case.name, artifact, shown))
         if check.counterexample:
             view["counterexample"] = _counterexample(check)
@@ -53,6 +57,20 @@ def _check_view(check: CheckResult) -> dict:
     if speedup:
         view["timing_svg"] = timing_chart(speedup)
     return view
+
+
+def _gallery(check: CheckResult) -> list[dict]:
+    """The kinds' pictures of public cases (style transfer: content, style, result, loss curve)."""
+    pictures = []
+    for case in check.cases:
+        if not case.public:
+            continue
+        for item in case.gallery:
+            curves = item.get("curves")
+            pictures.append(_picture(f"{item['title']} (case {case.name})",
+                                     images=[_png(_to_rgb(image)) for image in item.get("images", ())],
+                                     svg=loss_chart(*curves) if curves else ""))
+    return pictures
 
 
 def _figures(check: CheckResult) -> str:

@@ -124,9 +124,13 @@ class Session:
             ready = child.boot(_child_config(self.config, self.scratch, protected), time.monotonic() + START_SECONDS)
         except (ChannelClosed, ChannelTimeout, ProtocolError) as error:
             child.kill()
+            stderr = child.stderr.take()
+            detail = f"the sandbox child did not start ({type(error).__name__}: {error})"
+            if any(sign in stderr for sign in ("MemoryError", "Cannot allocate memory", "failed to map segment")):
+                detail += (f"; it ran out of memory while starting: the address-space limit "
+                           f"({self.config.limits.address_space >> 20} MiB) is too small for Python and numpy")
             failure = Reply("timeout" if isinstance(error, ChannelTimeout) else "crashed", request_id=request_id,
-                            new_child=True, stdout=child.stdout.take(), stderr=child.stderr.take(),
-                            detail=f"the sandbox child did not start ({type(error).__name__}: {error})")
+                            new_child=True, stdout=child.stdout.take(), stderr=stderr, detail=detail)
             child.discard()
             return None, failure
         self.startup_seconds.append(time.perf_counter() - started)

@@ -134,18 +134,13 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     padded = _conv_gemm.pad_nhwc(x_nhwc, pads, compute)
     variant = _winograd_variant(weight, x.shape[0], stride_hw, out_hw)
     if variant is not None:
-        dweight = _conv_gemm.weight_gradient_shifted(
-            _conv_gemm.dout_on_grid(dout_nhwc, padded.shape, (3, 3)), padded, (3, 3))
-        # the input gradient is the valid correlation of dout, padded by 2, with the flipped kernel
-        padded_hw = padded.shape[1:3]
-        dout_padded = _conv_gemm.pad_nhwc(dout_nhwc, (2, 2, 2, 2), compute, _tiled(variant, padded_hw))
-        dpadded = _winograd_valid(variant, dout_padded, padded_hw,
-                                  _winograd.transform_filters(variant, weight, flip=True))
+        dweight = _conv_gemm.weight_gradient(dout_nhwc, padded, (3, 3), stride_hw)
+        dx_nhwc = _winograd_input_gradient(variant, dout_nhwc, weight, pads, x.shape[2:], compute)
     else:
         dpadded, dweight = _conv_gemm.conv_backward(dout_nhwc, padded, oihw_to_matconvnet(weight), stride_hw)
-    top, _, left, _ = pads
-    height, width = x.shape[2:]
-    dx = np.ascontiguousarray(dpadded[:, top:top + height, left:left + width].transpose(0, 3, 1, 2))
+        top, _, left, _ = pads
+        dx_nhwc = dpadded[:, top:top + x.shape[2], left:left + x.shape[3]]
+    dx = np.ascontiguousarray(dx_nhwc.transpose(0, 3, 1, 2))
     dbias = dout.sum(axis=(0, 2, 3), dtype=compute)
     return dx.astype(dtype, copy=False), dweight.astype(dtype, copy=False), dbias.astype(dtype, copy=False)
 
@@ -158,6 +153,22 @@ def _winograd_variant(weight, batch, stride_hw, out_hw) -> _winograd.Winograd | 
     if weight.shape[2:] != (3, 3) or stride_hw != (1, 1) or weight.dtype != np.float64:
         return None
     return _winograd.choose(channels_in, channels_out, batch, out_hw)
+
+
+def _winograd_input_gradient(variant, dout_nhwc, weight, pads, image_hw, compute) -> np.ndarray:
+    """dx ``[N, H, W, Cin]`` of a 3x3 / stride 1 layer: the valid correlation of dout with the flipped
+    kernel, dout padded by 2 - pad on each side, so that only the unpadded image's rows and columns
+    are computed (with a pad above 2 the full padded gradient is computed and cropped)."""
+    filters = _winograd.transform_filters(variant, weight, flip=True)
+    if max(pads) <= 2:
+        dout_pads = tuple(2 - pad for pad in pads)
+        dout_padded = _conv_gemm.pad_nhwc(dout_nhwc, dout_pads, compute, _tiled(variant, image_hw))
+        return _winograd_valid(variant, dout_padded, tuple(image_hw), filters)
+    top, bottom, left, right = pads
+    padded_hw = (image_hw[0] + top + bottom, image_hw[1] + left + right)
+    dout_padded = _conv_gemm.pad_nhwc(dout_nhwc, (2, 2, 2, 2), compute, _tiled(variant, padded_hw))
+    dpadded = _winograd_valid(variant, dout_padded, padded_hw, filters)
+    return dpadded[:, top:top + image_hw[0], left:left + image_hw[1]]
 
 
 def _uses_winograd(weight, batch, stride_hw, out_hw) -> bool:

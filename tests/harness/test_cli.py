@@ -1,0 +1,329 @@
+"""The command line's documented contract (README "Checking one submission", harness/cli.py):
+
+exit 0 when every (selected) check passed, 1 when one did not, 2 when the harness itself could not
+run, with exactly one stderr line naming the problem and no traceback unless --debug; --json writes
+the documented schema. Runs go through harness.cli.main in-process (aics-exp2-1, restricted with
+--only); one subprocess shows `python -m harness labs` works as installed.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import cli
+from harness.errors import HarnessError, SpecError
+from harness.results import STATUSES
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBMISSIONS = ROOT / "submissions"
+EXP2_CORRECT = SUBMISSIONS / "aics-exp2-1" / "correct"
+EXP2_RELU_WRONG = SUBMISSIONS / "aics-exp2-1" / "relu-backward-wrong"      # expected.yaml: must_fail relu.backward
+EXP2_NO_SHIFT = SUBMISSIONS / "aics-exp2-1" / "softmax-no-shift"           # NaN for large logits (hidden case)
+EXP3_1 = SUBMISSIONS / "aics-exp3-1" / "correct-vectorized"
+SPEC_2_1 = ROOT / "specs" / "aics-exp2-1.yaml"
+LABS = ("aics-exp2-1", "aics-exp3-1", "aics-exp3-3")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(err: str, *needles: str) -> str:
+    """Exactly one stderr line, `harness: error: ...`, naming the problem; no traceback."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("harness: error: "), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+# --- exit 0 and 1 ---------------------------------------------------------------------------------
+
+
+def test_correct_submission_exits_0(capsys):
+    code, out, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--only", "relu.backward")
+    assert code == 0, out + err
+    assert err == ""
+    # --only pulls in the dependency; both ran and passed, the rest is reported as skipped
+    assert re.search(r"PASS\s+relu\.forward\b", out) and re.search(r"PASS\s+relu\.backward\b", out), out
+    assert re.search(r"SKIP\s+fc\.forward\b", out), out
+
+
+def test_failing_check_exits_1(capsys):
+    code, out, err = run(capsys, "check", EXP2_RELU_WRONG, "--lab", "aics-exp2-1", "--only", "relu.backward")
+    assert code == 1, out + err
+    assert err == ""
+    assert re.search(r"FAIL\s+relu\.backward\b", out), out
+
+
+def test_only_judges_the_selected_checks(capsys):
+    """A submission whose relu.backward is wrong still exits 0 when only checks it gets right are selected."""
+    code, out, _ = run(capsys, "check", EXP2_RELU_WRONG, "--lab", "aics-exp2-1", "--only", "fc.forward", "relu.forward")
+    assert code == 0, out
+    assert re.search(r"SKIP\s+relu\.backward\b", out), out
+
+
+def test_labs_lists_every_lab(capsys):
+    code, out, err = run(capsys, "labs")
+    assert code == 0 and err == ""
+    listed = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert listed == sorted(LABS), out
+
+
+def test_labs_as_a_module_in_a_subprocess():
+    completed = subprocess.run([sys.executable, "-m", "harness", "labs"], capture_output=True, text=True,
+                               timeout=120, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    for lab in LABS:
+        assert re.search(rf"^{re.escape(lab)}\s", completed.stdout, re.M), completed.stdout
+
+
+# --- exit 2: one line, no traceback -----------------------------------------------------------------
+
+
+def test_unknown_lab_lists_the_labs(capsys):
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp9-9")
+    assert code == 2
+    assert_one_line_error(err, "aics-exp9-9", *LABS)
+
+
+def test_unknown_check_id(capsys):
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--only", "relu.fwd")
+    assert code == 2
+    assert_one_line_error(err, "relu.fwd")
+
+
+def test_nonexistent_submission(capsys, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    code, out, err = run(capsys, "check", missing, "--lab", "aics-exp2-1")
+    assert code == 2
+    assert_one_line_error(err, str(missing))
+    assert out == ""
+
+
+def test_a_plain_file_is_not_a_submission(capsys, tmp_path):
+    not_zip = tmp_path / "layers_1.py"
+    not_zip.write_text("x = 1\n")
+    code, _, err = run(capsys, "check", not_zip, "--lab", "aics-exp2-1")
+    assert code == 2
+    assert_one_line_error(err, str(not_zip), ".zip")
+
+
+def _damaged_zips(tmp_path: Path) -> dict[str, Path]:
+    source = (EXP2_CORRECT / "stu_upload" / "layers_1.py").read_bytes()
+    stored = tmp_path / "stored.zip"
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as bundle:
+        bundle.writestr("stu_upload/layers_1.py", source)
+    data = bytearray(stored.read_bytes())
+    at = data.index(b"class ReLULayer")
+    data[at:at + 5] = b"XXXXX"                   # the CRC no longer matches
+    bad_crc = tmp_path / "bad-crc.zip"
+    bad_crc.write_bytes(bytes(data))
+    deflated = tmp_path / "deflated.zip"
+    with zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("stu_upload/layers_1.py", source)
+    data = bytearray(deflated.read_bytes())
+    data[60:80] = b"\xff" * 20                   # the deflate stream is garbage, the central directory intact
+    bad_deflate = tmp_path / "bad-deflate.zip"
+    bad_deflate.write_bytes(bytes(data))
+    return {"crc": bad_crc, "deflate": bad_deflate}
+
+
+@pytest.mark.parametrize("damage", ["crc", "deflate"])
+def test_damaged_zip_is_an_unreadable_file(capsys, tmp_path, damage):
+    archive = _damaged_zips(tmp_path)[damage]
+    assert zipfile.is_zipfile(archive)           # it passes the harness's first test, then fails to unpack
+    code, _, err = run(capsys, "check", archive, "--lab", "aics-exp2-1", "--only", "relu.forward")
+    assert code == 2
+    assert_one_line_error(err, str(archive))
+
+
+def _spec_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """specs/aics-exp2-1.yaml with the first ``old`` replaced; the 1-based line of the change."""
+    text = SPEC_2_1.read_text()
+    assert old in text
+    at = text.index(old)
+    path = tmp_path / "lab.yaml"
+    path.write_text(text[:at] + new + text[at + len(old):])
+    return path, text.count("\n", 0, at) + 1
+
+
+def test_malformed_spec_yaml(capsys, tmp_path):
+    path, line = _spec_copy(tmp_path, "  files: [layers_1.py]", "  files: [layers_1.py")
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", path)
+    assert code == 2
+    message = assert_one_line_error(err, "invalid YAML")
+    match = re.search(rf"{re.escape(str(path))}:(\d+): ", message)
+    assert match, message
+    assert line <= int(match.group(1)) <= line + 2, message     # the parser notices within a line or two
+
+
+def test_spec_with_unknown_key(capsys, tmp_path):
+    path, line = _spec_copy(tmp_path, "    points: 15\n", "    points: 15\n    pionts: 3\n")
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", path)
+    assert code == 2
+    assert_one_line_error(err, f"{path}:{line + 1}: checks[0].pionts: unknown key 'pionts'")
+
+
+def test_spec_with_wrong_type(capsys, tmp_path):
+    path, line = _spec_copy(tmp_path, "    points: 20\n", "    points: twenty\n")
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", path)
+    assert code == 2
+    message = assert_one_line_error(err, f"{path}:{line}: checks[1].points: ")
+    assert "twenty" in message and "number" in message, message
+
+
+def test_spec_that_is_not_utf8(capsys, tmp_path):
+    path = tmp_path / "lab.yaml"
+    text = SPEC_2_1.read_bytes()
+    at = text.index(b"title:")
+    path.write_bytes(text[:at] + b"\xff\xfe" + text[at:])
+    line = text.count(b"\n", 0, at) + 1
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", path)
+    assert code == 2
+    assert_one_line_error(err, f"{path}:{line}: ", "UTF-8")
+
+
+def test_debug_shows_the_exception(capsys):
+    with pytest.raises(SpecError, match="aics-exp9-9"):
+        cli.main(["--debug", "check", str(EXP2_CORRECT), "--lab", "aics-exp9-9"])
+
+
+def test_debug_shows_the_exception_of_a_bad_spec(tmp_path):
+    path, _ = _spec_copy(tmp_path, "    points: 20\n", "    points: twenty\n")
+    with pytest.raises(HarnessError) as raised:
+        cli.main(["--debug", "check", str(EXP2_CORRECT), "--lab", str(path)])
+    assert raised.value.__traceback__ is not None
+
+
+# Corrupt resources of aics-exp3-1. --only vgg19.pool5 also runs conv.forward and pool.forward (its
+# dependencies, about a second); the bad file is read when vgg19.pool5 computes its inputs.
+
+
+def _corrupt_weights(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.mat"
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:                                         # a readable .mat that is not the MatConvNet VGG19
+        import scipy.io
+        scipy.io.savemat(path, {"x": np.arange(3)})
+    return path
+
+
+@pytest.mark.parametrize("kind", ["random", "empty", "other-mat"])
+def test_corrupt_weights(capsys, tmp_path, kind):
+    weights = _corrupt_weights(tmp_path, kind)
+    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--weights", weights, "--only", "vgg19.pool5")
+    assert code == 2
+    assert_one_line_error(err, str(weights), "weights")
+
+
+def test_missing_weights_file(capsys, tmp_path):
+    weights = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--weights", weights, "--only", "vgg19.pool5")
+    assert code == 2
+    assert_one_line_error(err, str(weights))
+
+
+@pytest.mark.parametrize("kind", ["random", "truncated-jpeg"])
+def test_corrupt_image(capsys, tmp_path, kind):
+    image = tmp_path / "cat1.jpg"
+    if kind == "random":
+        image.write_bytes(np.random.default_rng(1).bytes(4096))
+    else:
+        from reference.vgg19 import preprocess
+        data = preprocess.shipped_image("sample").read_bytes()
+        image.write_bytes(data[: len(data) // 3])
+    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--image", image, "--only", "vgg19.pool5")
+    assert code == 2
+    assert_one_line_error(err, str(image), "image")
+
+
+def test_weights_for_a_lab_without_weights(capsys, tmp_path):
+    weights = _corrupt_weights(tmp_path, "empty")
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--weights", weights)
+    assert code == 2
+    assert_one_line_error(err, "aics-exp2-1", "--weights")
+
+
+# --- a submission without the lab's files is a failed check, not a harness error --------------------
+
+
+def test_directory_without_the_labs_files_fails_its_checks(capsys, tmp_path):
+    (tmp_path / "stu_upload").mkdir()
+    (tmp_path / "stu_upload" / "mnist_mlp_cpu.py").write_text("print('hello')\n")
+    json_path = tmp_path / "result.json"
+    code, out, err = run(capsys, "check", tmp_path, "--lab", "aics-exp2-1", "--json", json_path)
+    assert code == 1, out + err
+    assert err == ""
+    assert "layers_1.py is missing from the submission" in out
+    checks = json.loads(json_path.read_text())["checks"]
+    independent = [check for check in checks if check["id"] in ("fc.forward", "relu.forward", "softmax.forward")]
+    assert independent and all(check["status"] == "error" for check in independent), independent
+    assert all("layers_1.py is missing" in check["message"] for check in independent)
+    assert all(check["status"] in ("error", "skip") for check in checks)
+    assert json.loads(json_path.read_text())["score"] == 0
+
+
+def test_misnamed_file_gets_a_hint(capsys, tmp_path):
+    (tmp_path / "stu_upload").mkdir()
+    shutil.copy(EXP2_CORRECT / "stu_upload" / "layers_1.py", tmp_path / "stu_upload" / "layer_1.py")
+    code, out, _ = run(capsys, "check", tmp_path, "--lab", "aics-exp2-1", "--only", "relu.forward")
+    assert code == 1
+    assert "layers_1.py is missing from the submission (found layer_1.py" in out, out
+
+
+# --- --json ------------------------------------------------------------------------------------------
+
+
+def _no_nan(token):
+    raise AssertionError(f"{token} in the JSON output: not valid JSON for other tools")
+
+
+def test_statuses_are_the_documented_ones():
+    assert STATUSES == ("pass", "fail", "error", "timeout", "skip")
+
+
+def test_json_schema(capsys, tmp_path):
+    """softmax-no-shift: relu.forward passes, softmax.forward fails (NaN output), the rest is skipped."""
+    json_path = tmp_path / "out" / "result.json"
+    code, _, _ = run(capsys, "check", EXP2_NO_SHIFT, "--lab", "aics-exp2-1", "--only", "relu.forward",
+                     "softmax.forward", "--json", json_path)
+    assert code == 1
+    data = json.loads(json_path.read_text(), parse_constant=_no_nan)
+    assert {"lab", "submission", "score", "max_score", "level", "checks"} <= set(data)
+    assert data["lab"] == "aics-exp2-1"
+    assert data["submission"] == str(EXP2_NO_SHIFT)
+    assert isinstance(data["score"], (int, float)) and isinstance(data["max_score"], (int, float))
+    assert data["max_score"] == 100 and data["score"] == 10
+    assert data["level"] is None or isinstance(data["level"], int)
+    ids = [check["id"] for check in data["checks"]]
+    assert ids[:3] == ["fc.forward", "fc.backward", "fc.update"] and len(ids) == len(set(ids)) == 10
+    for check in data["checks"]:
+        assert {"id", "status", "points", "max_points", "message", "metrics"} <= set(check), check
+        assert check["status"] in STATUSES
+        assert isinstance(check["message"], str) and isinstance(check["metrics"], dict)
+        assert 0 <= check["points"] <= check["max_points"]
+        assert check["points"] == (check["max_points"] if check["status"] == "pass" else 0)
+        if check["status"] != "pass":
+            assert check["message"], check
+    status = {check["id"]: check["status"] for check in data["checks"]}
+    assert status["relu.forward"] == "pass" and status["softmax.forward"] == "fail"
+    assert {value for key, value in status.items() if key not in ("relu.forward", "softmax.forward")} == {"skip"}
+    assert math.isclose(data["score"], sum(check["points"] for check in data["checks"]))
