@@ -14,7 +14,7 @@ from .context import LabContext, build_context
 from .report.html import write_html
 from .errors import HarnessError
 from .results import SubmissionResult
-from .runner import RunOptions, check_submission
+from .runner import RunOptions, check_submission, unreadable_submission
 from .spec import LabSpec, available_labs, load_spec, override_limits
 
 __all__ = ["check", "grade", "kit", "labs", "GradedSubmission"]
@@ -94,9 +94,14 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
     graded = []
     for lab_name, submissions in _discover(directory, lab).items():
         spec = load_spec(lab_name)
+        if limits:
+            override_limits(spec.limits, limits)       # a bad override stops the run before any grading
         context = build_context(spec, weights=weights, image=image)
         for submission in submissions:
-            result = check(submission, spec.lab, compat=compat, context=context, limits=limits)
+            try:
+                result = check(submission, spec.lab, compat=compat, context=context, limits=limits)
+            except HarnessError as error:         # this submission's archive, not the run: grade the others
+                result = unreadable_submission(submission, spec, str(error))
             json_path = out / spec.lab / f"{_safe_name(submission.name)}.json"
             result.write_json(json_path)
             write_html(result, json_path.with_suffix(".html"), spec.tiers)

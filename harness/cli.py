@@ -39,10 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, like the harness's own (exit status 2, no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_HARNESS_ERROR, f"harness: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Check deep-learning-from-scratch lab submissions.")
+    parser = _Parser(prog="harness", description="Check deep-learning-from-scratch lab submissions.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of harness errors")
-    commands = parser.add_subparsers(title="commands")
+    commands = parser.add_subparsers(title="commands", parser_class=_Parser)
 
     check = commands.add_parser("check", help="check one submission",
                                 description="Check one submission (a directory holding stu_upload/, or a .zip). "

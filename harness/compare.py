@@ -59,8 +59,8 @@ def compare_arrays(name: str, expected: np.ndarray, actual, table: dict[str, Tol
                    input_dtype: np.dtype | None = None, shape_policy: str = "exact", reveal: bool = True) -> Comparison:
     """Compare one float output. ``actual`` is an ndarray or a sandbox ``Returned`` marker.
 
-    With ``reveal=False`` (a hidden case) the message and metrics give error figures and positions but
-    no expected value.
+    With ``reveal=False`` (a hidden case) the message and metrics give error figures and the worst
+    position but no expected value, no value of the submission's and not the output's scale.
     """
     if not isinstance(actual, np.ndarray):
         return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
@@ -123,15 +123,22 @@ def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: st
         metrics["worst_actual"] = float(actual[worst])
     if count == 0 or count <= tolerance.max_mismatch_fraction * total:
         return Comparison(name, message=shape_note, metrics=metrics)
+    # The worst element is the one furthest outside its own tolerance, not necessarily the one with the
+    # greatest absolute difference. A hidden case's inputs are unknown to the student, so its message may
+    # say where the worst element is, but not the student's value there, the expected one or the scale
+    # (the largest expected magnitude): with the difference, either would give expected values away.
     where = f" at index {tuple(metrics['worst_index'])}" if expected.ndim else ""
-    values = (f"expected {metrics['worst_expected']:.6g}, got {metrics['worst_actual']:.6g}; " if reveal
-              else f"got {metrics['worst_actual']:.6g}; ")
-    if not reveal:
-        metrics.pop("worst_expected")
+    if reveal:
+        worst = f"worst{where}: expected {metrics['worst_expected']:.6g}, got {metrics['worst_actual']:.6g}"
+        allowed_text = f"allowed {tolerance.atol:g}*{scale:.3g} + {tolerance.rtol:g}*|expected| for {dtype_name}"
+    else:
+        for key in ("worst_expected", "worst_actual", "scale"):
+            metrics.pop(key)
+        worst = f"worst{where}" if where else "hidden case: values not shown"
+        allowed_text = f"allowed {tolerance.atol:g}*max|expected| + {tolerance.rtol:g}*|expected| for {dtype_name}"
     message = (
-        f"{name}: {count} of {total} values differ ({count / total:.1%}); greatest difference "
-        f"{metrics['max_abs_error']:.3g}{where} ({values}allowed {tolerance.atol:g}*{scale:.3g} + "
-        f"{tolerance.rtol:g}*|expected| for {dtype_name}); rel_error {metrics['max_rel_error']:.2e}"
+        f"{name}: {count} of {total} values differ ({count / total:.1%}); {worst}; greatest absolute difference "
+        f"{metrics['max_abs_error']:.3g} ({allowed_text}); rel_error {metrics['max_rel_error']:.2e}"
     )
     return Comparison(name, "values", message, metrics)
 

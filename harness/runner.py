@@ -47,10 +47,13 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
     run_context = RunContext(lab_context)
     results: list[CheckResult] = []
     open_session = options.session_factory or _open_session
-    with open_session(submission, spec, lab_context, options) as session:
-        for check in spec.checks:
-            results.append(_run_or_skip(check, session, submission, run_context, results, options))
-        sandbox_info = _sandbox_summary(session)
+    try:
+        with open_session(submission, spec, lab_context, options) as session:
+            for check in spec.checks:
+                results.append(_run_or_skip(check, session, submission, run_context, results, options))
+            sandbox_info = _sandbox_summary(session)
+    finally:
+        submission.cleanup()
     score, max_score = rubric.score(results)
     return SubmissionResult(
         lab=spec.lab,
@@ -65,6 +68,16 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
         resources=lab_context.resources(),
         duration=time.perf_counter() - started,
     )
+
+
+def unreadable_submission(path: str | Path, spec: LabSpec, reason: str) -> SubmissionResult:
+    """The result of a submission that could not be opened at all (a damaged archive): every check an
+    error with the reason, so a batch goes on and the gradebook still has its row."""
+    results = [CheckResult(check.id, check.title, "error", 0.0, check.points, message=reason) for check in spec.checks]
+    score, max_score = rubric.score(results)
+    return SubmissionResult(lab=spec.lab, submission=str(path), checks=results, score=score, max_score=max_score,
+                            level=rubric.level(spec.tiers, results), spec_sha256=spec.source_sha256,
+                            harness_version=__version__, error=reason)
 
 
 def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions):

@@ -28,6 +28,12 @@ class Submission:
     origin: Path | None = None   # the path as given (the .zip itself for an archive)
     present: set[str] = field(default_factory=set)
     expected: tuple[str, ...] = ()
+    unpacked: bool = False       # root is a temporary directory the archive was extracted into
+
+    def cleanup(self) -> None:
+        """Remove the extracted copy of an archive (a directory submission is left alone)."""
+        if self.unpacked:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def missing_file(self, file_name: str) -> str | None:
         """A message when the check's file is absent, with a near match if the student misnamed it."""
@@ -44,18 +50,21 @@ def locate_submission(path: Path, spec: LabSpec) -> Submission:
     if not path.exists():
         raise HarnessError(f"{path}: no such file or directory")
     origin = path.resolve()
-    if path.is_file():
+    unpacked = path.is_file()
+    if unpacked:
         if not zipfile.is_zipfile(path):
+            if path.suffix.lower() == ".zip":
+                raise HarnessError(f"{path}: not a readable .zip file (damaged or truncated: no zip directory found)")
             raise HarnessError(f"{path}: a submission is a directory or a .zip file")
         path = _extract(path)
     candidates = [path / spec.package, path] + sorted(p for p in path.glob(f"*/{spec.package}") if p.is_dir())
     for candidate in candidates:
         present = {name for name in spec.files if (candidate / name).is_file()}
         if present:
-            return Submission(path, candidate, origin, present, spec.files)
+            return Submission(path, candidate, origin, present, spec.files, unpacked)
     # Nothing found: point at the directory we would have used, so every check reports the missing file.
     package_dir = path / spec.package if (path / spec.package).is_dir() else path
-    return Submission(path, package_dir, origin, set(), spec.files)
+    return Submission(path, package_dir, origin, set(), spec.files, unpacked)
 
 
 def _extract(archive: Path) -> Path:

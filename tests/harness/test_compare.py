@@ -96,3 +96,28 @@ def test_mismatch_fraction_allows_isolated_differences():
 def test_exact():
     assert compare_exact("top1", np.asarray(281), np.asarray(281)).ok
     assert "expected 281, got 282" in compare_exact("top1", np.asarray(281), np.asarray(282)).message
+
+
+def _two_errors():
+    """Element 0 is off by 2.5 on a large value, element 3 by 0.05 on a tiny one: element 3 is the worst
+    against its own tolerance, element 0 has the greatest absolute difference."""
+    expected = np.array([1000.0, 1.0, 2.0, 3e-9, 5.0])
+    actual = expected + np.array([2.5, 0.0, 0.0, 0.05, 0.0])
+    return expected, actual
+
+
+def test_message_names_the_worst_element_with_its_own_values():
+    expected, actual = _two_errors()
+    comparison = compare_arrays("out", expected, actual, TABLE)
+    assert not comparison.ok
+    assert "worst at index (3,): expected 3e-09, got 0.05" in comparison.message
+    assert "greatest absolute difference 2.5" in comparison.message
+
+
+def test_hidden_case_message_gives_no_values():
+    expected, actual = _two_errors()
+    comparison = compare_arrays("out", expected, actual, TABLE, reveal=False)
+    assert not comparison.ok and "worst at index (3,)" in comparison.message
+    for revealing in ("3e-09", "0.05", "1e+03", "1000", "got"):
+        assert revealing not in comparison.message, revealing
+    assert not {"worst_expected", "worst_actual", "scale"} & set(comparison.metrics)
