@@ -28,7 +28,10 @@ from .base import NUMBER, Execution, Kind, KindConfigError, OutputSpec
 from .program import Program, ref
 from .registry import register
 
-DEFAULT_OPTIONS = {"pairs": 5, "target_seconds": 0.06, "max_repetitions": 2000, "raw_slowdown_cap": 5.0,
+# 9 pairs: with 5, one disturbed stretch of a shared machine moved the median of a run by up to 30%
+# (ratio CV across 5 runs 8-11%); with 9 the CV stayed under 2.5%, also beside a CPU hog
+# (benchmarks/bench_speedup_stability.py, results in benchmarks/results/). A raw call lasts ~0.1 s.
+DEFAULT_OPTIONS = {"pairs": 9, "target_seconds": 0.06, "max_repetitions": 2000, "raw_slowdown_cap": 5.0,
                    "min_ratio": 1.0, "min_fraction_of_reference": 0.0, "calibrate": True}
 UNCALIBRATED = {"ratio": float("nan"), "raw_seconds": float("nan"), "fast_seconds": float("nan"), "spread": float("nan")}
 

@@ -49,11 +49,14 @@ def test_gbk_source_is_recognised():
     assert "not UTF-8" in hint and "GBK" in hint and "coding" in hint
 
 
+HALF_OF_FOUR = 4 / 2
+
+
 @pytest.mark.parametrize("failing", [
     lambda: np.zeros((6 / 2, 3)),
     lambda: range(5 / 1),
     lambda: np.arange(4)[4 / 2],
-    lambda: [1, 2, 3][4 / 2],
+    lambda: [1, 2, 3][HALF_OF_FOUR],      # a float index (a literal one would be a compile-time SyntaxWarning)
     lambda: np.arange(4)[: 4 / 2],
     lambda: np.arange(6).reshape(3 / 1, 2),
 ])
