@@ -29,12 +29,13 @@ PATCHES = {
             return self.forward_raw(input)
         ConvolutionalLayer.forward_speedup = _speedup_by_raw
         """, "calls forward_raw"),
-    # an honest loop as the "speedup", and a raw path that repeats that loop 25 times: the measured
-    # ratio clears 20x, the judged one (raw capped at 5x the reference's plain loop) cannot
+    # an honest loop as the "speedup", and a raw path that repeats that loop 30 times: the measured
+    # ratio (~30x) clears the required 20x, the judged one (raw capped at 5x the reference's plain
+    # loop, so about 5x) cannot
     "raw_slowed_down": ("""
         _plain_loop = ConvolutionalLayer.forward_raw
         def _inflated_raw(self, input):
-            for _ in range(25):
+            for _ in range(30):
                 output = _plain_loop(self, input)
             return output
         ConvolutionalLayer.forward_raw = _inflated_raw
@@ -51,17 +52,31 @@ def _patched_submission(tmp_path: Path, patch: str) -> Path:
     return submission
 
 
+def _spec_with_three_pairs(tmp_path: Path) -> Path:
+    """The lab's spec with the timing check cut to 3 pairs (the default 9 makes the inflated raw path
+    of raw_slowed_down take half a minute; three pairs show the same)."""
+    text = (ROOT / "specs" / "aics-exp3-3.yaml").read_text()
+    marker = "options: {layer: conv, stage: forward, min_ratio: 20,"
+    assert text.count(marker) == 1
+    spec = tmp_path / "specs" / "aics-exp3-3.yaml"
+    spec.parent.mkdir()
+    spec.write_text(text.replace(marker, "options: {layer: conv, stage: forward, pairs: 3, min_ratio: 20,"))
+    return spec
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PATCHES))
 def test_faked_speedup_is_not_rewarded(name, tmp_path):
     patch, expected_message = PATCHES[name]
-    result = api.check(_patched_submission(tmp_path, patch), "aics-exp3-3", only=[CHECK])
+    result = api.check(_patched_submission(tmp_path, patch), str(_spec_with_three_pairs(tmp_path)), only=[CHECK])
     check = next(check for check in result.checks if check.id == CHECK)
     assert check.status == "fail", (check.status, check.message, check.metrics)
     assert expected_message in check.message, check.message
-    assert check.points == 0
+    assert check.points == 0 and check.metrics["pairs"] == 3
     if name == "raw_slowed_down":       # the cap, not a slow measurement, is what failed it
-        assert check.metrics["ratio"] >= 20 > check.metrics["judged_ratio"], check.metrics
+        metrics = check.metrics
+        assert "plain loop" in metrics.get("notes", ""), metrics
+        assert metrics["judged_ratio"] < 10 < 20 < metrics["ratio"], metrics
 
 
 @pytest.mark.slow
