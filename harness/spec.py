@@ -9,10 +9,10 @@ key: ``specs/aics-exp3-3.yaml:42: checks[3].cases[0]: 'stride' is required``.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -402,17 +402,17 @@ def override_limits(limits: LabLimits, overrides: dict[str, str]) -> LabLimits:
     values = {}
     for key, text in overrides.items():
         if key not in OVERRIDABLE_LIMITS:
-            raise HarnessError(f"unknown limit {key!r}; the limits that can be overridden: {', '.join(OVERRIDABLE_LIMITS)}")
+            raise HarnessError(f"unknown limit {key!r}; the limits that can be overridden: "
+                               f"{', '.join(OVERRIDABLE_LIMITS)}")
+        in_bytes = key in ("address_space", "file_size", "scratch_bytes", "output_bytes")
         try:
-            if key in ("address_space", "file_size", "scratch_bytes", "output_bytes"):
+            if in_bytes:
                 value = parse_bytes(int(text) if text.isdigit() else text)
-            elif key == "cpu_time":
-                value = float(text)
             else:
-                value = int(text)
+                value = float(text) if key == "cpu_time" else int(text)
         except (ValueError, KeyError, IndexError):
-            raise HarnessError(f"limit {key}={text!r} is not a valid value "
-                               f"({'bytes, e.g. 512M or 4G' if key.endswith(('space', 'size', 'bytes')) else 'a number'})") from None
+            expected_form = "bytes, e.g. 512M or 4G" if in_bytes else "a number"
+            raise HarnessError(f"limit {key}={text!r} is not a valid value ({expected_form})") from None
         if value <= 0:
             raise HarnessError(f"limit {key}={text!r} must be positive")
         values[key] = value

@@ -4,8 +4,8 @@ Score and tier, one row per check with status and error figures, then for
 each check that did not pass: the message, the diagnosis, the minimal
 counterexample, a picture of where the output differs, the timing chart; and
 for public cases, pass or fail, what the kind shows (``Kind.gallery``: for
-style transfer the content, style and result images and the loss curve). Pictures are PNG data URIs
-and inline SVG, so the file travels alone.
+style transfer the content, style and result images and the loss curve).
+Pictures are PNG data URIs and inline SVG, so the file travels alone.
 
 Hidden cases stay hidden: for a case the spec does not mark public the page
 shows only which elements are wrong (a mismatch mask), never expected values
