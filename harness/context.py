@@ -77,7 +77,7 @@ def build_context(spec: LabSpec, weights: str | Path | None = None, image: str |
     elif weights is not None:
         raise HarnessError(f"lab {spec.lab} does not use VGG19 weights (--weights given)")
     if needs.get("image"):
-        context.image_path = _existing(image, "--image") if image else _shipped("sample")
+        context.image_path = _readable_image(image) if image else _shipped("sample")
     elif image is not None:
         raise HarnessError(f"lab {spec.lab} does not classify an image (--image given)")
     if needs.get("style_images"):
@@ -106,10 +106,16 @@ def _weights(weights) -> tuple[Path, str]:
 
     from reference.vgg19 import weights as vgg_weights
     source = "given" if weights is not None else "environment" if os.environ.get(vgg_weights.WEIGHTS_ENV) else "synthetic"
+    from reference.vgg19 import matconvnet
     try:
-        return vgg_weights.resolve_weights(weights).resolve(), source
+        path = vgg_weights.resolve_weights(weights).resolve()
+        if source != "synthetic":       # a user's file is checked now, not when a VGG check first needs it
+            matconvnet.check_header(path)
     except FileNotFoundError as error:
         raise HarnessError(str(error)) from None
+    except matconvnet.WeightsFileError as error:
+        raise HarnessError(f"{error} [VGG19 weights, {source}]") from None
+    return path, source
 
 
 def _existing(path, what: str) -> Path:
@@ -117,6 +123,17 @@ def _existing(path, what: str) -> Path:
     if not resolved.is_file():
         raise HarnessError(f"{path}: no such file ({what})")
     return resolved
+
+
+def _readable_image(image) -> Path:
+    """A user's --image, decoded once now so that a damaged file stops the run before any check."""
+    from reference.vgg19 import preprocess
+    path = _existing(image, "--image")
+    try:
+        preprocess.load_rgb(path)
+    except preprocess.ImageReadError as error:
+        raise HarnessError(str(error)) from None
+    return path
 
 
 def _shipped(name: str) -> Path:

@@ -127,6 +127,9 @@ def load_kit(directory: Path) -> tuple[LabSpec, KitStore, dict]:
         raise HarnessError(f"{directory / MANIFEST_NAME}: not a readable kit manifest ({error})") from None
     if not isinstance(manifest, dict):
         raise HarnessError(f"{directory / MANIFEST_NAME}: not a kit manifest (a JSON object)")
+    weights = manifest.get("weights")
+    if weights is not None and not (isinstance(weights, dict) and isinstance(weights.get("sha256"), str)):
+        raise HarnessError(f"{directory / MANIFEST_NAME}: 'weights' must be an object with the file's sha256")
     return spec, KitStore.load(directory / STORE_NAME), manifest
 
 

@@ -193,7 +193,11 @@ def _inputs_and_expected(check: CheckSpec, kind, case: Case, run_context: RunCon
     stored_inputs = store.inputs(check.id, case.name) if store is not None else {}
     arrays = stored_inputs or kind.make_inputs(check, case, run_context)
     if store is not None and kind.needs_reference(check):
-        return arrays, store.expected(check.id, case.name)
+        expected = store.expected(check.id, case.name)
+        if not expected:
+            raise HarnessError(f"{run_context.lab.kit_dir}: the kit has no expected values for {check.id}, case {case.name}: "
+                               "it is incomplete or damaged; make it again with `harness kit`")
+        return arrays, expected
     return arrays, _expected(check, kind, case, arrays, run_context)
 
 

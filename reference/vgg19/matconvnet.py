@@ -70,6 +70,23 @@ def load_params(path) -> VGG19Params:
     return params
 
 
+def check_header(path) -> None:
+    """Raise WeightsFileError unless ``path`` is a MATLAB file with the variables the labs read
+    ('layers', a 1x43 cell, and 'normalization'). Reads the variable headers only: milliseconds,
+    where loading the real file takes seconds."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: no such file")
+    try:
+        variables = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
+    except Exception as error:  # as in _loadmat: scipy's readers raise many types on damaged files
+        raise WeightsFileError(f"{path}: not a readable MATLAB .mat file ({type(error).__name__}: {error})") from None
+    if variables.get("layers") != ((1, len(MAT_LAYER_NAMES)), "cell") or "normalization" not in variables:
+        found = ", ".join(f"{name} {shape} {kind}" for name, (shape, kind) in sorted(variables.items())) or "none"
+        raise WeightsFileError(f"{path}: not a MatConvNet imagenet-vgg-verydeep-19.mat (expected 'layers' as a "
+                               f"1x{len(MAT_LAYER_NAMES)} cell and 'normalization'; found: {found})")
+
+
 def _loadmat(path: Path) -> dict:
     if not path.is_file():
         raise WeightsFileError(f"{path}: no such file")

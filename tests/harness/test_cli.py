@@ -226,12 +226,14 @@ def _corrupt_weights(tmp_path: Path, kind: str) -> Path:
     return path
 
 
+# conv.forward does not read the weights or the image: a damaged file given explicitly still stops the run
+@pytest.mark.parametrize("only", ["vgg19.pool5", "conv.forward"])
 @pytest.mark.parametrize("kind", ["random", "empty", "other-mat"])
-def test_corrupt_weights(capsys, tmp_path, kind):
+def test_corrupt_weights(capsys, tmp_path, kind, only):
     weights = _corrupt_weights(tmp_path, kind)
-    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--weights", weights, "--only", "vgg19.pool5")
+    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--weights", weights, "--only", only)
     assert code == 2
-    assert_one_line_error(err, str(weights), "weights")
+    assert_one_line_error(err, str(weights), "VGG19 weights")
 
 
 def test_missing_weights_file(capsys, tmp_path):
@@ -241,8 +243,9 @@ def test_missing_weights_file(capsys, tmp_path):
     assert_one_line_error(err, str(weights))
 
 
+@pytest.mark.parametrize("only", ["vgg19.pool5", "conv.forward"])
 @pytest.mark.parametrize("kind", ["random", "truncated-jpeg"])
-def test_corrupt_image(capsys, tmp_path, kind):
+def test_corrupt_image(capsys, tmp_path, kind, only):
     image = tmp_path / "cat1.jpg"
     if kind == "random":
         image.write_bytes(np.random.default_rng(1).bytes(4096))
@@ -250,7 +253,7 @@ def test_corrupt_image(capsys, tmp_path, kind):
         from reference.vgg19 import preprocess
         data = preprocess.shipped_image("sample").read_bytes()
         image.write_bytes(data[: len(data) // 3])
-    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--image", image, "--only", "vgg19.pool5")
+    code, _, err = run(capsys, "check", EXP3_1, "--lab", "aics-exp3-1", "--image", image, "--only", only)
     assert code == 2
     assert_one_line_error(err, str(image), "image")
 

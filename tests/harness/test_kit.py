@@ -235,7 +235,7 @@ def test_style_transfer_kit_without_reference(no_reference, kit33, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["no-manifest", "manifest-not-json", "manifest-a-list", "store-not-a-zip",
-                                    "store-truncated", "spec-not-utf8"])
+                                    "store-truncated", "spec-not-utf8", "weights-not-an-object", "store-empty"])
 def test_damaged_kit_is_one_line_exit_2(kit21, tmp_path, capsys, damage):
     import shutil
     kit = tmp_path / "kit"
@@ -247,6 +247,9 @@ def test_damaged_kit_is_one_line_exit_2(kit21, tmp_path, capsys, damage):
         "store-not-a-zip": lambda: (kit / "expected.npz").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8),
         "store-truncated": lambda: (kit / "expected.npz").write_bytes((kit21 / "expected.npz").read_bytes()[:50_000]),
         "spec-not-utf8": lambda: (kit / "spec.yaml").write_bytes(b"lab: \xff\xfe\n"),
+        "weights-not-an-object": lambda: (kit / "manifest.json").write_text(json.dumps(
+            {**json.loads((kit21 / "manifest.json").read_text()), "weights": "imagenet.mat"})),
+        "store-empty": lambda: np.savez(kit / "expected.npz"),
     }
     damaged[damage]()
     code = cli.main(["check", str(SUBMISSIONS / "aics-exp2-1" / "correct"), "--kit", str(kit), "--only", "relu.forward"])

@@ -362,3 +362,15 @@ def test_top_k_orders_by_probability_and_keeps_ties_stable():
 def test_top_k_refuses_a_wrong_shape():
     with pytest.raises(ValueError, match=r"\(2, 1000\)"):
         classes.top_k(np.zeros((2, 1000)))
+
+
+def test_header_check_accepts_the_layout_and_names_what_is_wrong(weights_file, tmp_path):
+    matconvnet.check_header(weights_file)          # the synthetic file has the real file's layout
+    other = tmp_path / "other.mat"
+    scipy.io.savemat(other, {"layers": np.zeros((1, 3))})
+    with pytest.raises(matconvnet.WeightsFileError, match=r"expected 'layers' as a 1x43 cell.*found: layers \(1, 3\)"):
+        matconvnet.check_header(other)
+    damaged = tmp_path / "damaged.mat"
+    damaged.write_bytes(weights_file.read_bytes()[:100])
+    with pytest.raises(matconvnet.WeightsFileError, match="not a readable MATLAB .mat file"):
+        matconvnet.check_header(damaged)
