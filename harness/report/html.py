@@ -22,6 +22,7 @@ import jinja2
 import numpy as np
 
 from .. import rubric
+from .console import speedup_figure
 from ..results import CheckResult, SubmissionResult
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -83,7 +84,7 @@ def _figures(check: CheckResult) -> str:
         parts.append(f"{metrics['mismatched']} mismatched")
     speedup = _speedup_metrics(check)
     if speedup:
-        parts.append(f"ratio {speedup['ratio']:.1f}x (reference {speedup['reference_ratio']:.1f}x)")
+        parts.append(speedup_figure(speedup))
     return ", ".join(parts)
 
 
@@ -169,7 +170,7 @@ def timing_chart(metrics: dict) -> str:
     bars = [("your raw", metrics.get("raw_seconds")), ("your speedup", metrics.get("speedup_seconds")),
             ("reference raw", metrics.get("reference_raw_seconds")),
             ("reference speedup", metrics.get("reference_speedup_seconds"))]
-    bars = [(label, seconds) for label, seconds in bars if seconds]
+    bars = [(label, seconds) for label, seconds in bars if seconds and np.isfinite(seconds)]   # NaN: uncalibrated
     if not bars:
         return ""
     logs = [np.log10(seconds * 1e3) for _, seconds in bars]

@@ -217,6 +217,9 @@ def test_style_transfer_kit_holds_only_public_cases(kit33):
     assert assert_only_public_cases("aics-exp3-3", kit33) >= 10
     omitted = json.loads((kit33 / "manifest.json").read_text())["omitted"]
     assert "style_transfer.run" in omitted          # needs the weights: not in a kit built without --weights
+    kit_spec, _, _ = load_kit(kit33)
+    speedups = [check for check in kit_spec.checks if check.kind == "aics.speedup"]
+    assert len(speedups) == 4 and all(check.options["calibrate"] is False for check in speedups)
     assert {path.name for path in kit33.rglob("*")} == KIT_FILES
 
 
@@ -225,6 +228,8 @@ def test_style_transfer_kit_without_reference(no_reference, kit33, tmp_path):
     assert code == 0
     assert set(statuses.values()) == {"pass"}, statuses
     assert "conv.backward_raw.gradcheck" in statuses
+    # speedup ratios against the absolute threshold: the reference's own timing is not in a kit
+    assert {"conv.speedup_forward", "conv.speedup_backward", "pool.speedup_forward", "pool.speedup_backward"} <= set(statuses)
     code, statuses = _kit_run(no_reference, kit33, SUBMISSIONS / "aics-exp3-3" / "missing-bias", tmp_path,
                               "--only", "conv.forward_raw", "conv.forward_speedup")
     assert code == 1

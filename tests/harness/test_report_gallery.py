@@ -27,3 +27,16 @@ def test_hidden_gallery_is_not_drawn():
     page = render_html(_result(public=False))
     assert "data:image/png" not in page and "<polyline" not in page
     assert "content and style images" not in page
+
+
+def test_uncalibrated_speedup_shows_no_reference_figures():
+    """In a student kit the reference's ratio is not measured (NaN): no 'nan' in reports, no NaN bars."""
+    from harness.report.console import speedup_figure
+    from harness.report.html import timing_chart
+    nan = float("nan")
+    metrics = {"ratio": 120.0, "reference_ratio": nan, "raw_seconds": 0.07, "speedup_seconds": 0.0006,
+               "reference_raw_seconds": nan, "reference_speedup_seconds": nan}
+    assert speedup_figure(metrics) == "speedup 120.0x (not calibrated: no reference here)"
+    assert speedup_figure({**metrics, "reference_ratio": 180.0}) == "speedup 120.0x (reference 180.0x)"
+    chart = timing_chart(metrics)
+    assert chart.count("<rect") == 2 and "nan" not in chart.lower()
