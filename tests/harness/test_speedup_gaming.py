@@ -76,7 +76,7 @@ def test_faked_speedup_is_not_rewarded(name, tmp_path):
     if name == "raw_slowed_down":       # the cap, not a slow measurement, is what failed it
         metrics = check.metrics
         assert "plain loop" in metrics.get("notes", ""), metrics
-        assert metrics["judged_ratio"] < 10 < 20 < metrics["ratio"], metrics
+        assert metrics["judged_ratio"] < 20 < metrics["ratio"], metrics
 
 
 @pytest.mark.slow
