@@ -195,8 +195,8 @@ def _inputs_and_expected(check: CheckSpec, kind, case: Case, run_context: RunCon
     if store is not None and kind.needs_reference(check):
         expected = store.expected(check.id, case.name)
         if not expected:
-            raise HarnessError(f"{run_context.lab.kit_dir}: the kit has no expected values for {check.id}, case {case.name}: "
-                               "it is incomplete or damaged; make it again with `harness kit`")
+            raise HarnessError(f"{run_context.lab.kit_dir}: the kit has no expected values for {check.id}, "
+                               f"case {case.name}: it is incomplete or damaged; make it again with `harness kit`")
         return arrays, expected
     return arrays, _expected(check, kind, case, arrays, run_context)
 

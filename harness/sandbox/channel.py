@@ -168,13 +168,12 @@ class FrameReader:
         return Frame(kind, frame_id, meta, arrays, HEADER.size + body_length)
 
     def _read_exact(self, size: int, deadline: float | None) -> memoryview:
-        view, received = _aligned_buffer(size), 0
-        buffer = view
+        buffer, received = _aligned_buffer(size), 0
         while received < size:
             if deadline is not None:
                 _wait(self._poller, deadline)
             try:
-                count = _readv(self.fd, [view[received:received + _CHUNK]])     # straight into the buffer
+                count = _readv(self.fd, [buffer[received:received + _CHUNK]])     # straight into the buffer
             except BlockingIOError:
                 continue
             if not count:

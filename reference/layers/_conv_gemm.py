@@ -139,19 +139,20 @@ def conv_backward(dout: np.ndarray, padded: np.ndarray, weight: np.ndarray, stri
     kernel_hw = weight.shape[:2]
     if uses_shifted_gemms(padded.shape, kernel_hw, stride_hw):
         dout_grid = dout_on_grid(dout, padded.shape, kernel_hw)
-        dpadded = input_gradient_shifted(dout_grid, padded.shape, weight)
-        if _im2col_bytes(padded, kernel_hw, stride_hw) <= IM2COL_MAX_BYTES:
-            return dpadded, weight_gradient_im2col(dout, padded, kernel_hw, stride_hw)
-        return dpadded, weight_gradient_shifted(dout_grid, padded, kernel_hw)
+        return (input_gradient_shifted(dout_grid, padded.shape, weight),
+                weight_gradient(dout, padded, kernel_hw, stride_hw, dout_grid))
     return _backward_im2col(dout, padded, weight, stride_hw)
 
 
-def weight_gradient(dout: np.ndarray, padded: np.ndarray, kernel_hw, stride_hw) -> np.ndarray:
+def weight_gradient(dout: np.ndarray, padded: np.ndarray, kernel_hw, stride_hw, dout_grid=None) -> np.ndarray:
     """dweight OIHW ``[Cout, Cin, KH, KW]`` from dout ``[N, Ho, Wo, Cout]`` and the padded input
-    ``[N, Hp, Wp, Cin]``, by whichever GEMM scheme suits the size."""
+    ``[N, Hp, Wp, Cin]``, by whichever GEMM scheme suits the size. ``dout_grid``: the caller's
+    ``dout_on_grid``, if it has one."""
     if _im2col_bytes(padded, kernel_hw, stride_hw) <= IM2COL_MAX_BYTES or stride_hw != (1, 1):
         return weight_gradient_im2col(dout, padded, kernel_hw, stride_hw)
-    return weight_gradient_shifted(dout_on_grid(dout, padded.shape, kernel_hw), padded, kernel_hw)
+    if dout_grid is None:
+        dout_grid = dout_on_grid(dout, padded.shape, kernel_hw)
+    return weight_gradient_shifted(dout_grid, padded, kernel_hw)
 
 
 def weight_gradient_im2col(dout: np.ndarray, padded: np.ndarray, kernel_hw, stride_hw) -> np.ndarray:

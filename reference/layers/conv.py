@@ -171,10 +171,6 @@ def _winograd_input_gradient(variant, dout_nhwc, weight, pads, image_hw, compute
     return dpadded[:, top:top + image_hw[0], left:left + image_hw[1]]
 
 
-def _uses_winograd(weight, batch, stride_hw, out_hw) -> bool:
-    return _winograd_variant(weight, batch, stride_hw, out_hw) is not None
-
-
 def _tiled(variant, out_hw) -> tuple[int, int]:
     return variant.tiled_size(out_hw[0]), variant.tiled_size(out_hw[1])
 

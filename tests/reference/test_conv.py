@@ -115,7 +115,7 @@ def _scheme(case) -> str:
     top, bottom, left, right = _validate.padding4("padding", case["padding"], case["kernel"])
     stride_hw = _validate.pair("stride", case["stride"])
     out_hw = conv.conv2d_forward(x, weight, None, case["stride"], case["padding"]).shape[2:]
-    if conv._uses_winograd(weight, x.shape[0], stride_hw, out_hw):
+    if conv._winograd_variant(weight, x.shape[0], stride_hw, out_hw) is not None:
         return "winograd"
     batch, channels, height, width = x.shape
     padded_shape = (batch, height + top + bottom, width + left + right, channels)
