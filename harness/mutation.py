@@ -55,17 +55,18 @@ class _Violation(Exception):
 
 
 class _ReferenceModules:
-    """The interpreter's view of 'the submission': reference.aics, never re-imported (patches must stay)."""
+    """The interpreter's view of 'the submission': a course-layout reference package (reference.aics,
+    reference.cs231n ...), never re-imported (patches must stay)."""
 
-    def __init__(self):
-        self.package = REFERENCE_PACKAGE
-        self.package_dir = str(Path(importlib.import_module(REFERENCE_PACKAGE).__file__).parent)
+    def __init__(self, package: str = REFERENCE_PACKAGE):
+        self.package = package
+        self.package_dir = str(Path(importlib.import_module(package).__file__).parent)
 
     def import_module(self, name: str):
-        return importlib.import_module(f"{REFERENCE_PACKAGE}.{name}")
+        return importlib.import_module(f"{self.package}.{name}")
 
     def is_missing(self, error, name: str) -> bool:
-        return isinstance(error, ModuleNotFoundError) and error.name == f"{REFERENCE_PACKAGE}.{name}"
+        return isinstance(error, ModuleNotFoundError) and error.name == f"{self.package}.{name}"
 
     def present(self) -> list[str]:
         return sorted(path.name for path in Path(self.package_dir).glob("*.py"))
@@ -77,8 +78,8 @@ class _ReferenceModules:
 class InProcessSession:
     """The Session interface for trusted code: programs run in this process. Never use it for submissions."""
 
-    def __init__(self):
-        modules = _ReferenceModules()
+    def __init__(self, package: str = REFERENCE_PACKAGE):
+        modules = _ReferenceModules(package)
         describe = lambda exc, doing, callee: failure.describe(exc, doing, modules.package_dir, callee=callee)  # noqa: E731
         self.interpreter = interpreter.Interpreter(modules, describe, values.to_wire, lambda doing: None, _Violation)
 
@@ -106,13 +107,14 @@ class InProcessSession:
 
 
 @contextlib.contextmanager
-def patched(replacements: dict):
-    """Replace ``{"layers_2.conv_forward_raw": function, ...}`` in reference.aics for the duration."""
+def patched(replacements: dict, package: str = REFERENCE_PACKAGE):
+    """Replace ``{"layers_2.conv_forward_raw": function, ...}`` in reference.aics (or in ``package``:
+    ``{"cs231n.layers.batchnorm_forward": ...}`` with package "reference") for the duration."""
     originals = []
     try:
         for dotted, replacement in replacements.items():
-            module_name, attribute = dotted.split(".")
-            module = importlib.import_module(f"{REFERENCE_PACKAGE}.{module_name}")
+            module_name, _, attribute = dotted.rpartition(".")
+            module = importlib.import_module(f"{package}.{module_name}")
             originals.append((module, attribute, getattr(module, attribute)))
             setattr(module, attribute, replacement)
         yield
