@@ -48,6 +48,11 @@ class CheckResult:
     counterexample: dict | None = None               # a property's shrunk failing input
     details: dict = field(default_factory=dict)      # kind-specific extras (timing series, images ...)
     duration: float = 0.0
+    # The harness itself failed while checking (an exception in the harness, not in the submission): the
+    # check is an error worth nothing, and the traceback is kept for maintainers (the JSON has it; a report
+    # a student sees shows it only behind the instructor toggle).
+    harness_fault: bool = False
+    traceback: str = ""
 
     @property
     def passed(self) -> bool:

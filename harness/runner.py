@@ -10,6 +10,7 @@ submission costs the check (the session restarts the child), never the run.
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class RunOptions:
     compat: bool = True
     session_factory: object = None           # (submission, spec, context, options) -> session; default: the sandbox
     limits: object = None                    # LabLimits replacing the spec's (spec.override_limits), or None
+    progress: object = None                  # progress(check, None) as a check starts, (check, result) as it ends
 
 
 def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
@@ -47,11 +49,18 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
     run_context = RunContext(lab_context)
     results: list[CheckResult] = []
     open_session = options.session_factory or _open_session
+    sandbox_info, run_error = {}, ""
     try:
         with open_session(submission, spec, lab_context, options) as session:
             for check in spec.checks:
                 results.append(_run_or_skip(check, session, submission, run_context, results, options))
             sandbox_info = _sandbox_summary(session)
+    except HarnessError:
+        raise
+    except Exception as error:      # starting or closing the sandbox failed: the checks not run are errors
+        done = {result.id for result in results}
+        run_error = f"the harness could not run the submission ({type(error).__name__}: {error})"
+        results += [harness_fault(check, error) for check in spec.checks if check.id not in done]
     finally:
         submission.cleanup()
     score, max_score = rubric.score(results)
@@ -67,6 +76,7 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
         sandbox=sandbox_info,
         resources=lab_context.resources(),
         duration=time.perf_counter() - started,
+        error=run_error,
     )
 
 
@@ -109,7 +119,21 @@ def _protected_paths(spec: LabSpec, submission: Submission) -> list[Path]:
 
 def _sandbox_summary(session) -> dict:
     summary = getattr(session, "summary", None)
-    return summary() if callable(summary) else {}
+    try:
+        return summary() if callable(summary) else {}
+    except Exception as error:      # a summary is a record, never worth losing the results for
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
+def harness_fault(check: CheckSpec, error: BaseException) -> CheckResult:
+    """The result of a check during which the harness itself raised: an error worth nothing, marked as the
+    harness's fault, with the traceback for maintainers (the message stays one readable line)."""
+    text = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+    message = (f"the harness failed while checking this ({text}); this is a fault of the grader, not a verdict "
+               "on the submission: please report it with the submission")
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return CheckResult(check.id, check.title, "error", 0.0, check.points, message,
+                       harness_fault=True, traceback=trace[-20_000:])
 
 
 def _run_or_skip(check: CheckSpec, session, submission: Submission, run_context: RunContext,
@@ -124,8 +148,17 @@ def _run_or_skip(check: CheckSpec, session, submission: Submission, run_context:
     if missing:
         return CheckResult(check.id, check.title, "error", 0.0, check.points, missing)
     started = time.perf_counter()
-    result = run_check(check, session, run_context)
+    if options.progress is not None:
+        options.progress(check, None)
+    try:
+        result = run_check(check, session, run_context)
+    except HarnessError:            # a broken spec or kit: the whole run stops with its message (exit status 2)
+        raise
+    except Exception as error:      # anything else the harness raised costs this check only, never the run
+        result = harness_fault(check, error)
     result.duration = time.perf_counter() - started
+    if options.progress is not None:
+        options.progress(check, result)
     return result
 
 
@@ -153,13 +186,9 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
         outcome.status = "timeout" if failure.reply.status == "timeout" else "error"
         outcome.message = describe_failure(failure.reply, failure.doing)
         return outcome
-    try:
-        comparisons = kind.compare(check, case, arrays, expected, execution.values)
-    except Exception as error:      # unforeseen output shapes must cost the check, never the run
-        outcome.status = "error"
-        outcome.message = (f"the harness could not compare this output ({type(error).__name__}: {error}); "
-                           "please report it with the submission")
-        return outcome
+    # An exception in the comparison is the harness's fault: it reaches _run_or_skip, which makes it this
+    # check's error with the traceback (the submission's values are plain data, so it is never the student's).
+    comparisons = kind.compare(check, case, arrays, expected, execution.values)
     outcome.metrics = {comparison.name: comparison.metrics for comparison in comparisons}
     if case.public:
         outcome.gallery = kind.gallery(case, arrays, expected, execution.values)
