@@ -15,6 +15,7 @@ from .report.html import write_html
 from .errors import HarnessError
 from .results import SubmissionResult
 from .runner import RunOptions, check_submission, unreadable_submission
+from .selection import select_checks
 from .spec import LabSpec, available_labs, load_spec, override_limits
 
 __all__ = ["check", "grade", "kit", "labs", "GradedSubmission"]
@@ -27,50 +28,31 @@ def labs(specs_dir: Path | None = None) -> list[LabSpec]:
 
 def check(path: str | Path, lab: str | None = None, *, weights: str | Path | None = None,
           image: str | Path | None = None, only: list[str] | None = None, compat: bool = True,
-          namespaces: str = "auto", context: LabContext | None = None, kit: str | Path | None = None,
-          limits: dict[str, str] | None = None) -> SubmissionResult:
-    """Check one submission (a directory or a .zip) against one lab, or against a student kit."""
-    if kit is not None:
-        context = _kit_context(Path(kit), weights)
-    elif lab is None and context is None:
-        raise HarnessError("name a lab (--lab) or a kit (--kit)")
+          namespaces: str = "auto", context: LabContext | None = None,
+          limits: dict[str, str] | None = None, progress=None) -> SubmissionResult:
+    """Check one submission (a directory or a .zip) against one lab.
+
+    ``only``: check ids to run (with the checks they depend on); an unknown id is a HarnessError that
+    suggests the closest ids. ``progress(check, result)``: called as each check starts (result None)
+    and ends (see harness.progress).
+    """
+    if lab is None and context is None:
+        raise HarnessError("name a lab (--lab; `harness labs` lists them)")
     spec = context.spec if context else load_spec(lab)
-    if only:
-        unknown = sorted(set(only) - {c.id for c in spec.checks})
-        if unknown:
-            raise HarnessError(f"unknown check id(s) for {spec.lab}: {', '.join(unknown)}")
-        only = _with_dependencies(spec, only)
+    selected = select_checks(spec, only)
     context = context or build_context(spec, weights=weights, image=image)
-    options = RunOptions(only=tuple(only) if only else None, compat=compat, namespaces=namespaces,
+    options = RunOptions(only=selected, compat=compat, namespaces=namespaces,
                          limits=override_limits(spec.limits, limits) if limits else None)
+    if progress is not None and hasattr(options, "progress"):
+        options.progress = progress
     return check_submission(Path(path), spec, context, options)
 
 
-def _with_dependencies(spec: LabSpec, only: list[str]) -> list[str]:
-    """The selected checks and, transitively, the checks they depend on (which must pass first)."""
-    selected, pending = set(), list(only)
-    while pending:
-        check_id = pending.pop()
-        if check_id not in selected:
-            selected.add(check_id)
-            pending.extend(spec.check(check_id).depends)
-    return [check.id for check in spec.checks if check.id in selected]
-
-
-def _kit_context(kit_dir: Path, weights) -> LabContext:
-    from .context import kit_context
-    from .kit import load_kit, verify_weights
-    spec, store, manifest = load_kit(kit_dir)
-    problem = verify_weights(manifest, Path(weights) if weights else None)
-    if problem:
-        raise HarnessError(problem)
-    return kit_context(spec, kit_dir, store, weights)
-
-
-def kit(lab: str, out: str | Path, *, weights=None, image=None) -> dict:
-    """Write the student kit of ``lab`` into ``out`` (see harness.kit); return its manifest."""
+def kit(lab: str, out: str | Path, *, weights=None, image=None, python: str | None = None) -> dict:
+    """Write the student kit of ``lab`` into ``out`` (check.pyz and README.txt, see harness.kit);
+    return its manifest."""
     from .kit import make_kit
-    return make_kit(lab, Path(out), Path(weights) if weights else None, Path(image) if image else None)
+    return make_kit(lab, Path(out), Path(weights) if weights else None, Path(image) if image else None, python)
 
 
 @dataclass

@@ -55,9 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Check one submission (a directory holding stu_upload/, or a .zip). "
                                             "Example: harness check my_exp_dir --lab aics-exp3-3")
     check.add_argument("path", type=Path)
-    source = check.add_mutually_exclusive_group(required=True)
-    source.add_argument("--lab", help="lab name (see `harness labs`) or a spec .yaml file")
-    source.add_argument("--kit", type=Path, help="a student kit directory (from `harness kit`)")
+    check.add_argument("--lab", required=True, help="lab name (see `harness labs`) or a spec .yaml file")
     _resources(check)
     check.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
     check.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -86,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     kit.add_argument("--weights", type=Path, metavar="FILE",
                      help="the weights file the students have (includes the VGG19 checks)")
     kit.add_argument("--image", type=Path, metavar="FILE")
+    kit.add_argument("--python", choices=("2", "3", "auto"), default=None,
+                     help="the semantics the kit runs student code with by default (default: the spec's)")
     kit.set_defaults(command=_kit)
     return parser
 
@@ -113,13 +113,13 @@ def _check(args) -> int:
     from .spec import load_spec
 
     result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=args.only,
-                       compat=args.compat, kit=args.kit, limits=dict(args.limit))
-    print(format_result(result, None if args.kit else load_spec(args.lab), verbose=args.verbose))
+                       compat=args.compat, limits=dict(args.limit))
+    print(format_result(result, load_spec(args.lab), verbose=args.verbose))
     if args.json:
         result.write_json(args.json)
     if args.html:
         from .report.html import write_html
-        write_html(result, args.html, None if args.kit else load_spec(args.lab).tiers)
+        write_html(result, args.html, load_spec(args.lab).tiers)
     return EXIT_OK if result.all_passed or _only_selected(result, args.only) else EXIT_FAILED_CHECKS
 
 
@@ -139,8 +139,9 @@ def _grade(args) -> int:
 
 
 def _kit(args) -> int:
-    manifest = api.kit(args.lab, args.out, weights=args.weights, image=args.image)
-    print(f"wrote the {manifest['lab']} kit to {args.out}")
+    manifest = api.kit(args.lab, args.out, weights=args.weights, image=args.image, python=args.python)
+    print(f"wrote the {manifest['lab']} kit to {args.out}: check.pyz ({len(manifest['checks'])} checks) and "
+          f"README.txt; a student runs: python3 check.pyz path/to/exp_dir")
     for check_id, reason in manifest["omitted"].items():
         print(f"  not in the kit: {check_id} ({reason})")
     return EXIT_OK

@@ -1,171 +1,239 @@
-"""The student kit: what a course hands out for self-checking before upload.
+"""The student kit: a checker a student runs with only Python (3.9+) and NumPy, holding no solution.
 
-    harness kit --lab aics-exp3-3 --out kit/      (instructor)
-    harness check my_dir --kit kit/               (student, offline, no reference code)
+    harness kit --lab aics-exp3-3 --out kit/      (instructor: writes kit/check.pyz and kit/README.txt)
+    python check.pyz path/to/exp_dir               (student, offline: see harness.kitcheck)
 
-A kit holds the lab spec reduced to its public cases, the inputs and
-expected values of those cases (expected.npz, plain arrays), and the checks
-that need no reference at all (finite-difference gradient checks; speedup
-ratios against an absolute threshold). Hidden cases never enter it, so
-nothing a student runs from a kit can reveal them. VGG19 checks are included
-only when the kit is built with the weights file the students have
-(--weights), and a student's check then verifies it is the same file.
+check.pyz is a zipapp (PEP 441, the standard library's ``zipapp``) holding:
+
+    __main__.py       harness/kit_main.py: Python and NumPy present? unpack, run harness.kitcheck
+    harness/...       the engine's sources (.py only, no bytecode), without the instructor's modules
+    kit/spec.json     the lab spec reduced to its public cases, as JSON (validated here, at build time)
+    kit/expected.npz  inputs and expected values of those cases (plain numeric arrays, no pickles)
+    kit/manifest.json what the kit was made from, and what it left out and why
+    kit/image.*       the image the course hands out, when a kit check classifies it
+
+What stays out: hidden cases (names, inputs, expected values), the reference package (reference/,
+reference/aics's course-layout solutions above all), yaml, jsonschema, jinja2, scipy and hypothesis.
+A property check becomes a few of its examples, drawn here (derandomized) and stored as public cases
+with their expected values; a check with nothing public to run is left out with its reason.
+VGG19 checks are in only when the kit is made with the weights file the students have (--weights),
+and the student's run then verifies it is that file.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
+import tempfile
 import time
-import zipfile
-import zlib
-from dataclasses import dataclass
+import zipapp
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from . import __version__, yamlpos
+from . import __version__
 from .adapters import registry
 from .context import RunContext, build_context
 from .errors import HarnessError
-from .spec import LabSpec, load_spec
+from .kitcheck import MANIFEST_NAME, SPEC_NAME, STORE_NAME, fingerprint
+from .spec import LabSpec, load_spec, parse_spec, stable_seed
 
+KIT_ARCHIVE, KIT_README, KIT_DATA = "check.pyz", "README.txt", "kit"
 REFERENCE_FREE_KINDS = {"aics.gradcheck"}
 NEEDS_WEIGHTS = {"aics.vgg19.classify", "aics.style_transfer.run"}
-SPEC_NAME, STORE_NAME, MANIFEST_NAME = "spec.yaml", "expected.npz", "manifest.json"
+PROPERTY_EXAMPLES = 8
+SUPPORTED_PYTHON = "3.9"
+# Modules of the harness a kit never carries: the instructor's command line and library, the kit
+# builder, spec YAML parsing, mutation testing against reference.aics, and batch grading.
+INSTRUCTOR_ONLY = ("cli.py", "api.py", "kit.py", "yamlpos.py", "mutation.py", "__main__.py", "batch", "schemas",
+                   "_specs")
+ENGINE_DATA = ("*.j2",)
 
 
-@dataclass
-class KitStore:
-    """Inputs and expected values of a kit's cases, keyed check/case/{in,out}/name."""
-
-    arrays: dict
-
-    @classmethod
-    def load(cls, path: Path) -> "KitStore":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls({key: data[key] for key in data.files})
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-            raise HarnessError(f"{path}: not a readable kit store ({error})") from None
-
-    def inputs(self, check_id: str, case_name: str) -> dict:
-        return self._section(check_id, case_name, "in")
-
-    def expected(self, check_id: str, case_name: str) -> dict:
-        return self._section(check_id, case_name, "out")
-
-    def _section(self, check_id, case_name, part) -> dict:
-        prefix = f"{check_id}/{case_name}/{part}/"
-        return {key[len(prefix):]: value for key, value in self.arrays.items() if key.startswith(prefix)}
-
-
-def make_kit(lab: str, out: Path, weights: Path | None = None, image: Path | None = None) -> dict:
-    """Write the kit for ``lab`` into ``out``; return the manifest."""
+def make_kit(lab: str, out: Path, weights: Path | None = None, image: Path | None = None,
+             python: str | None = None) -> dict:
+    """Write ``out/check.pyz`` and ``out/README.txt`` for ``lab``; return the manifest."""
+    from . import yamlpos
     spec = load_spec(lab)
     data, _ = yamlpos.load(spec.path.read_text(encoding="utf-8"))
     context = build_context(spec, weights=weights, image=image)
-    run_context = RunContext(context)
-    kept_checks, omitted, store = [], {}, {}
-    for raw_check, check in zip(data["checks"], spec.checks):
-        reason = _omission(check, weights)
-        public = [case for case in check.cases if case.public]
-        if reason is None and not check.is_property and not public:
-            reason = "no public cases"
-        if reason:
-            omitted[check.id] = reason
-            continue
-        kind = registry.get(check.kind)
-        if check.is_property:
-            kept_checks.append(raw_check)
-            continue
-        raw_check = dict(raw_check, cases=[raw for raw in raw_check["cases"] if raw.get("public")])
-        if check.kind == "aics.speedup":
-            raw_check["options"] = dict(raw_check.get("options", {}), calibrate=False, min_fraction_of_reference=0)
-        for case in public:
-            arrays = kind.make_inputs(check, case, run_context)
-            for name, value in arrays.items():
-                store[f"{check.id}/{case.name}/in/{name}"] = np.asarray(value)
-            if check.kind != "aics.speedup":
-                for name, value in kind.expected(check, case, arrays, run_context).items():
-                    store[f"{check.id}/{case.name}/out/{name}"] = np.asarray(value)
-        kept_checks.append(raw_check)
-    kept_ids = {raw["id"] for raw in kept_checks}
-    for raw in kept_checks:
-        if "depends" in raw:
-            raw["depends"] = [dependency for dependency in raw["depends"] if dependency in kept_ids]
-    data["checks"] = kept_checks
-    data.pop("rubric", None)            # the level is the instructor's to give
+    kit_data, omitted, examples = _kit_spec_data(data, spec, weights)
+    if not kit_data["checks"]:
+        raise HarnessError(f"lab {spec.lab}: no check has public cases or stored examples, so a kit would "
+                           f"check nothing ({'; '.join(f'{k}: {v}' for k, v in omitted.items())})")
+    kit_spec = _validated(kit_data, spec)
+    store = _store(kit_spec, RunContext(context))
     manifest = {
-        "lab": spec.lab, "source_spec_sha256": spec.source_sha256, "harness_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "omitted": omitted,
-        "weights": _fingerprint(context.weights_path) if weights else None,
-        "image": str(context.image_path) if context.image_path else None,
+        "lab": spec.lab, "title": spec.title, "source_spec_sha256": spec.source_sha256,
+        "harness_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "requires": {"python": f">={SUPPORTED_PYTHON}", "packages": ["numpy"]},
+        "python": python, "omitted": omitted, "property_examples": examples,
+        "weights": fingerprint(context.weights_path) if weights else None,
+        "checks": [check.id for check in kit_spec.checks],
     }
-    data["kit"] = {"manifest": MANIFEST_NAME, "store": STORE_NAME}
     out.mkdir(parents=True, exist_ok=True)
-    if context.image_path and any(raw["kind"] in NEEDS_WEIGHTS for raw in kept_checks):
-        image_name = "image" + context.image_path.suffix       # the student's load_image reads this file
-        shutil.copyfile(context.image_path, out / image_name)
-        data["kit"]["image"] = image_name
-    (out / SPEC_NAME).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    np.savez_compressed(out / STORE_NAME, **store)
-    (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "README.txt").write_text(_readme(spec, manifest))
+    with tempfile.TemporaryDirectory(prefix="nnlab-kit-build-") as staging:
+        staging = Path(staging)
+        data_dir = staging / KIT_DATA
+        data_dir.mkdir()
+        if context.image_path and any(check.kind in NEEDS_WEIGHTS for check in kit_spec.checks):
+            image_name = "image" + context.image_path.suffix       # the student's load_image reads this file
+            shutil.copyfile(context.image_path, data_dir / image_name)
+            kit_data["kit"]["image"] = image_name
+        (data_dir / SPEC_NAME).write_text(json.dumps(kit_data, indent=1), encoding="utf-8")
+        np.savez_compressed(data_dir / STORE_NAME, **store)
+        (data_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _copy_engine(staging)
+        zipapp.create_archive(staging, out / KIT_ARCHIVE, interpreter="/usr/bin/env python3", compressed=True)
+    (out / KIT_README).write_text(readme(spec, manifest), encoding="utf-8")
     return manifest
 
 
-def load_kit(directory: Path) -> tuple[LabSpec, KitStore, dict]:
-    spec_file = directory / SPEC_NAME
-    if not spec_file.is_file():
-        raise HarnessError(f"{directory}: not a kit (no {SPEC_NAME})")
-    spec = load_spec(spec_file)        # a damaged (e.g. not UTF-8) spec is a SpecError naming file and line
-    try:
-        manifest = json.loads((directory / MANIFEST_NAME).read_text())
-    except (OSError, ValueError) as error:          # missing, unreadable or not JSON
-        raise HarnessError(f"{directory / MANIFEST_NAME}: not a readable kit manifest ({error})") from None
-    if not isinstance(manifest, dict):
-        raise HarnessError(f"{directory / MANIFEST_NAME}: not a kit manifest (a JSON object)")
-    weights = manifest.get("weights")
-    if weights is not None and not (isinstance(weights, dict) and isinstance(weights.get("sha256"), str)):
-        raise HarnessError(f"{directory / MANIFEST_NAME}: 'weights' must be an object with the file's sha256")
-    return spec, KitStore.load(directory / STORE_NAME), manifest
-
-
-def verify_weights(manifest: dict, weights: Path | None) -> str | None:
-    """None when the student's weights are the kit's; else why the VGG19 checks cannot run."""
-    expected = manifest.get("weights")
-    if not expected:
-        return None
-    if weights is None:
-        return "this kit's VGG19 checks need the course's weights file: pass --weights"
-    if _fingerprint(weights)["sha256"] != expected["sha256"]:
-        return f"{weights} is not the weights file this kit was made with ({expected['name']})"
-    return None
+def _kit_spec_data(data: dict, spec: LabSpec, weights) -> tuple[dict, dict, dict]:
+    """The spec's data reduced to what a kit runs; the omitted checks with reasons; examples per property."""
+    kept, omitted, examples = [], {}, {}
+    for original, check in zip(data["checks"], spec.checks):
+        reason = _omission(check, weights)
+        if reason:
+            omitted[check.id] = reason
+            continue
+        raw = {key: value for key, value in original.items() if key not in ("cases", "property")}
+        if check.is_property:
+            drawn = property_examples(check, registry.get(check.kind))
+            if not drawn:
+                omitted[check.id] = "hypothesis drew no example of this property"
+                continue
+            raw["cases"] = [{"name": f"example-{index + 1}", "public": True,
+                             "seed": stable_seed(check.id, repr(sorted(params.items()))), **params}
+                            for index, params in enumerate(drawn)]
+            raw["title"] = f"{check.title} (stored examples of the property)"
+            examples[check.id] = len(drawn)
+        else:
+            public = [raw_case for raw_case in original["cases"] if raw_case.get("public")]
+            if not public:
+                omitted[check.id] = "no public cases (all of its cases are hidden)"
+                continue
+            raw["cases"] = public
+        if check.kind == "aics.speedup":     # no reference in a kit: the ratio is judged against the threshold
+            raw["options"] = dict(raw.get("options", {}), calibrate=False, min_fraction_of_reference=0)
+        kept.append(raw)
+    kept_ids = {raw["id"] for raw in kept}
+    for raw in kept:
+        if "depends" in raw:
+            raw["depends"] = [dependency for dependency in raw["depends"] if dependency in kept_ids]
+    kit_data = {key: value for key, value in data.items() if key not in ("rubric", "checks")}
+    kit_data["checks"] = kept
+    kit_data["kit"] = {"manifest": MANIFEST_NAME, "store": STORE_NAME}
+    return kit_data, omitted, examples
 
 
 def _omission(check, weights) -> str | None:
-    if check.is_property and check.kind not in REFERENCE_FREE_KINDS:
-        return "a property check judged by the reference"
     if check.kind in NEEDS_WEIGHTS and weights is None:
-        return "needs the course's VGG19 weights: build the kit with --weights to include it"
+        return "needs the course's VGG19 weights: make the kit with --weights to include it"
     return None
 
 
-def _fingerprint(path: Path) -> dict:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return {"name": Path(path).name, "bytes": Path(path).stat().st_size, "sha256": digest.hexdigest()}
+def property_examples(check, kind, count: int = PROPERTY_EXAMPLES) -> list[dict]:
+    """The first ``count`` distinct examples hypothesis draws for a property check (derandomized: the
+    same kit every time); the first is the strategy's simplest case."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    drawn: list[dict] = []
+
+    def enough(params: dict) -> bool:
+        if params not in drawn:
+            drawn.append(json.loads(json.dumps(params)))
+        return len(drawn) >= count
+
+    try:
+        find(kind.strategy(check), enough, settings=settings(
+            max_examples=20 * count, derandomize=True, database=None, deadline=None, phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck)))
+    except NoSuchExample:
+        pass
+    return drawn[:count]
 
 
-def _readme(spec: LabSpec, manifest: dict) -> str:
+def _validated(kit_data: dict, spec: LabSpec) -> LabSpec:
+    """The kit's spec through the full validation (schema and kinds), as the student's run will not redo it."""
+    import yaml
+    return parse_spec(yaml.safe_dump(kit_data, sort_keys=False), spec.path.with_name(f"{spec.lab}.kit.yaml"),
+                      spec.source_sha256)
+
+
+def _store(kit_spec: LabSpec, run_context: RunContext) -> dict:
+    """check/case/in/name and check/case/out/name arrays; "out" only where expected values need the reference."""
+    store = {}
+    for check in kit_spec.checks:
+        kind = registry.get(check.kind)
+        for case in check.cases:
+            arrays = kind.make_inputs(check, case, run_context)
+            for name, value in arrays.items():
+                store[f"{check.id}/{case.name}/in/{name}"] = _plain(value, check.id, case.name, name)
+            if kind.needs_reference(check):
+                for name, value in kind.expected(check, case, arrays, run_context).items():
+                    store[f"{check.id}/{case.name}/out/{name}"] = _plain(value, check.id, case.name, name)
+    return store
+
+
+def _plain(value, check_id: str, case_name: str, name: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise HarnessError(f"{check_id}, case {case_name}: {name} is not a numeric array ({array.dtype}); "
+                           "a kit stores plain arrays only")
+    return array
+
+
+def engine_files() -> list[tuple[Path, str]]:
+    """(source file, name in the archive) of every engine file a kit carries."""
+    package = Path(__file__).resolve().parent
+    chosen = []
+    for path in sorted(package.rglob("*")):
+        relative = path.relative_to(package)
+        if not path.is_file() or "__pycache__" in relative.parts or relative.parts[0] in INSTRUCTOR_ONLY:
+            continue
+        if path.suffix == ".py" or any(path.match(pattern) for pattern in ENGINE_DATA):
+            chosen.append((path, f"harness/{relative.as_posix()}"))
+    return chosen
+
+
+def _copy_engine(staging: Path) -> None:
+    for source, name in engine_files():
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    shutil.copyfile(Path(__file__).with_name("kit_main.py"), staging / "__main__.py")
+
+
+def readme(spec: LabSpec, manifest: dict) -> str:
     omitted = "".join(f"  - {check_id}: {reason}\n" for check_id, reason in manifest["omitted"].items())
-    return (f"Self-check kit for {spec.lab}: {spec.title}\n\n"
-            f"Run, from the directory that holds your stu_upload/:\n\n    harness check . --kit {Path('.').name}\n\n"
-            "The kit holds the public cases of the lab's checks with their expected values, and checks that\n"
-            "need no expected values (finite-difference gradients, speedup ratios). Passing it does not\n"
-            "guarantee full marks: grading also uses hidden cases.\n"
-            + (f"\nNot in this kit:\n{omitted}" if omitted else ""))
+    examples = "".join(f"  - {check_id}: {count} examples\n" for check_id, count in manifest["property_examples"].items())
+    weights = manifest.get("weights")
+    weights_line = (f"\nThe VGG19 checks need the course's weights file, {weights['name']}: add\n"
+                    f"    --weights path/to/{weights['name']}\n" if weights else "")
+    return f"""Self-check kit for {spec.lab}: {spec.title}
+
+Needs Python {SUPPORTED_PYTHON} or newer and NumPy, nothing else (no internet, no harness, no reference):
+    python3 -m pip install numpy
+
+Copy check.pyz into the folder that holds your stu_upload/, and run there:
+    python3 check.pyz .
+
+or name that folder (or stu_upload/ itself, or a .zip of it) from anywhere:
+    python3 path/to/check.pyz path/to/your_exp_folder
+{weights_line}
+More:
+    python3 check.pyz --list                          the checks, with ids and points
+    python3 check.pyz . --only ID[,ID...]             only these checks (and what they depend on)
+    python3 check.pyz . --json result.json            the result as JSON too
+    python3 check.pyz --help                          every option
+
+Your code runs in a separate process, so a crash costs one check. Exit status: 0 every check
+passed, 1 a check did not, 2 the kit could not run.
+
+The kit runs the lab's public cases, with their expected values, and checks that need no expected
+values (finite-difference gradients, speedup ratios against the spec's threshold). Passing it does
+not guarantee full marks: grading also uses hidden cases and compares speedups with the reference
+on the grading machine.
+""" + (f"\nProperty checks in this kit are a few stored examples:\n{examples}" if examples else "") + (
+        f"\nNot in this kit:\n{omitted}" if omitted else "")

@@ -333,7 +333,7 @@ def test_json_schema(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["check", "somewhere"], "one of the arguments --lab --kit is required"),
+    (["check", "somewhere"], "the following arguments are required: --lab"),
     (["check", "somewhere", "--lab", "aics-exp2-1", "--limit", "no-equals-sign"], "expected KEY=VALUE"),
     (["no-such-command"], "invalid choice"),
 ])
