@@ -67,7 +67,8 @@ class Target:
 
     @property
     def module(self) -> str:
-        return self.file[:-3]
+        """The module's dotted name inside the package: classifiers/fc_net.py -> classifiers.fc_net."""
+        return self.file[:-3].replace("/", ".")
 
     def method(self, role: str) -> str:
         return self.methods.get(role, role)
@@ -112,6 +113,7 @@ class CheckSpec:
     options: dict
     cases: list[Case]
     property: PropertySpec | None
+    reference: str | None = None       # the lab's course-layout reference package (spec key `reference`)
 
     @property
     def is_property(self) -> bool:
@@ -304,6 +306,7 @@ def _build(data: dict, path: Path, report: _Reporter, source_sha256: str, valida
     for index, raw_check in enumerate(data["checks"]):
         key_path = ("checks", index)
         check = _check(raw_check, key_path, default_dtype, default_timeout, base_tolerance, report)
+        check.reference = data.get("reference")
         kind = registry.get(check.kind)
         if kind is None:
             report.fail(key_path + ("kind",), f"unknown kind {check.kind!r} (known: {', '.join(registry.names())})")
