@@ -78,6 +78,9 @@ class SubmissionResult:
     resources: dict = field(default_factory=dict)    # which weights and images were used
     duration: float = 0.0
     error: str = ""                                  # set when the submission could not be checked at all
+    # The Python semantics the submission ran with (harness.era): {"python": "2.7" | "3", "division":
+    # "classic" | "true", "reason": plain words, "evidence": [...]}; empty when no child ran.
+    semantics: dict = field(default_factory=dict)
 
     @property
     def all_passed(self) -> bool:
@@ -102,6 +105,7 @@ class SubmissionResult:
             "harness_version": self.harness_version,
             "sandbox": self.sandbox,
             "resources": self.resources,
+            "semantics": self.semantics,
             "duration": round(self.duration, 3),
         }
 

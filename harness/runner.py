@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, rubric
+from . import __version__, era as eras, rubric
 from .adapters import registry
 from .adapters.base import ChildFailure
 from .context import LabContext, RunContext
@@ -39,6 +39,7 @@ class RunOptions:
     session_factory: object = None           # (submission, spec, context, options) -> session; default: the sandbox
     limits: object = None                    # LabLimits replacing the spec's (spec.override_limits), or None
     progress: object = None                  # progress(check, None) as a check starts, (check, result) as it ends
+    python: str | None = None                # "2", "3" or "auto" (harness.era); None: the spec's python: key
 
 
 def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
@@ -46,21 +47,13 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
     options = options or RunOptions()
     started = time.perf_counter()
     submission = locate_submission(Path(path), spec)
-    run_context = RunContext(lab_context)
-    results: list[CheckResult] = []
-    open_session = options.session_factory or _open_session
-    sandbox_info, run_error = {}, ""
     try:
-        with open_session(submission, spec, lab_context, options) as session:
-            for check in spec.checks:
-                results.append(_run_or_skip(check, session, submission, run_context, results, options))
-            sandbox_info = _sandbox_summary(session)
-    except HarnessError:
-        raise
-    except Exception as error:      # starting or closing the sandbox failed: the checks not run are errors
-        done = {result.id for result in results}
-        run_error = f"the harness could not run the submission ({type(error).__name__}: {error})"
-        results += [harness_fault(check, error) for check in spec.checks if check.id not in done]
+        era = _era(submission, spec, options)
+        results, sandbox_info, run_error, float_error = _run_checks(submission, spec, lab_context, options, era)
+        retry = era.retry_as_python2(float_error) if era is not None and float_error is not None else None
+        if retry is not None:       # a Python 3 run that classic division explains: the whole submission again
+            era = retry
+            results, sandbox_info, run_error, _ = _run_checks(submission, spec, lab_context, options, era)
     finally:
         submission.cleanup()
     score, max_score = rubric.score(results)
@@ -77,7 +70,44 @@ def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
         resources=lab_context.resources(),
         duration=time.perf_counter() - started,
         error=run_error,
+        semantics=era.semantics if era is not None else {},
     )
+
+
+def _era(submission: Submission, spec: LabSpec, options: RunOptions):
+    """The Python era the submission runs with (harness.era); None for sessions that run no child."""
+    if options.session_factory is not None:
+        return None
+    return eras.decide(submission.package_dir, str(options.python or spec.python))
+
+
+def _run_checks(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions, era):
+    """Every check in one session: (results, sandbox summary, run error, the first error classic division
+    explains, when the era may be retried with Python 2 semantics; the run then stops there)."""
+    run_context = RunContext(lab_context)
+    results: list[CheckResult] = []
+    sandbox_info, run_error = {}, ""
+    try:
+        with _session(submission, spec, lab_context, options, era) as raw_session:
+            session = eras.ErrorWatch(raw_session)
+            for check in spec.checks:
+                results.append(_run_or_skip(check, session, submission, run_context, results, options))
+                if era is not None and era.may_retry and session.first_float_error is not None:
+                    return results, sandbox_info, run_error, session.first_float_error   # checked again
+            sandbox_info = _sandbox_summary(session)
+    except HarnessError:
+        raise
+    except Exception as error:      # starting or closing the sandbox failed: the checks not run are errors
+        done = {result.id for result in results}
+        run_error = f"the harness could not run the submission ({type(error).__name__}: {error})"
+        results += [harness_fault(check, error) for check in spec.checks if check.id not in done]
+    return results, sandbox_info, run_error, None
+
+
+def _session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions, era):
+    if options.session_factory is not None:
+        return options.session_factory(submission, spec, lab_context, options)
+    return _open_session(submission, spec, lab_context, options, era)
 
 
 def unreadable_submission(path: str | Path, spec: LabSpec, reason: str) -> SubmissionResult:
@@ -90,7 +120,7 @@ def unreadable_submission(path: str | Path, spec: LabSpec, reason: str) -> Submi
                             harness_version=__version__, error=reason)
 
 
-def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions):
+def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions, era=None):
     from .sandbox import Limits, SandboxConfig, Session
     limits = options.limits or spec.limits
     config = SandboxConfig(
@@ -103,6 +133,7 @@ def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext
         readable_paths=lab_context.readable_paths(),
         protected_paths=_protected_paths(spec, submission) + lab_context.protected_paths(),
         compat=options.compat,
+        python=era.plan if era is not None else None,
         namespaces=options.namespaces,
     )
     return Session(config)

@@ -154,6 +154,7 @@ class LabSpec:
     tiers: list[Tier]
     source_sha256: str
     kit: dict = field(default_factory=dict)      # set in a student kit's spec
+    python: str = "auto"                         # "2", "3" or "auto": the semantics student code runs with (era.py)
 
     def check(self, check_id: str) -> CheckSpec:
         for check in self.checks:
@@ -334,6 +335,7 @@ def _build(data: dict, path: Path, report: _Reporter, source_sha256: str, valida
         tiers=tiers,
         source_sha256=source_sha256,
         kit=dict(data.get("kit", {})),
+        python=str(data.get("python", "auto")),
     )
 
 

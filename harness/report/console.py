@@ -27,6 +27,9 @@ def format_result(result: SubmissionResult, spec: LabSpec | None = None, verbose
         nxt = rubric.missing_for_next_tier(spec.tiers, result.checks)
         if nxt:
             lines.append(f"next level {nxt[0]} needs: {', '.join(nxt[1])}")
+    if result.semantics.get("python") == "2.7":
+        lines.append(f"note: run with Python 2.7 semantics ({result.semantics.get('division')} division): "
+                     f"{result.semantics.get('reason')}")
     compat = result.sandbox.get("compat_used") if result.sandbox else None
     if compat:
         lines.append(f"note: legacy APIs were emulated for this submission: {', '.join(compat)}")

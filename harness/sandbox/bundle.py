@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 # in execution order; child.main receives them by name
-CHILD_MODULES = ("channel", "policy", "rlimits", "compat", "loader", "hints", "failure", "values", "interpreter",
-                 "child")
+CHILD_MODULES = ("channel", "policy", "rlimits", "compat", "classic", "loader", "hints", "failure", "values",
+                 "interpreter", "child")
 LENGTH_DIGITS = 16
 
 _STUB = """\

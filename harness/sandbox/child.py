@@ -113,7 +113,8 @@ def _build_interpreter(modules: dict, config: dict, shared: list, wake):
     limits, package_dir = config["limits"], config["package_dir"]
     if config["compat"]:
         compat.install()
-    submission = modules["loader"].SubmissionModules(config["package"], package_dir, config["refused"])
+    submission = modules["loader"].SubmissionModules(config["package"], package_dir, config["refused"],
+                                                     config.get("python"), modules["classic"])
     submission.install()
 
     def hint(exc, source):

@@ -46,6 +46,7 @@ class SandboxConfig:
     compat: bool = True                    # legacy numpy / scipy.misc shims
     namespaces: str = "auto"               # "auto" | "off" | "required"
     warm_imports: tuple[str, ...] = ("numpy",)
+    python: dict | None = None             # how the child loads Python 2 and undecodable files (harness.era)
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)

@@ -7,6 +7,11 @@ by a meta-path finder: a top-level name that is one of the submission's
 modules is imported as ``<package>.<name>`` and the same module object is
 bound to both names, so a class has one identity whichever way it was imported.
 
+Files the parent planned (a Python 2 file, translated, or a file Python 3
+would not decode; see harness.era and classic.py) are loaded by
+``_PlannedLoader`` from the plan's text, compiled once per child; every other
+file by Python's own loader.
+
 This module is sent to the child: standard library only.
 """
 from __future__ import annotations
@@ -20,13 +25,22 @@ import sys
 class SubmissionModules:
     """The submission package's modules: importing them, their aliases, forgetting them between requests."""
 
-    def __init__(self, package: str, package_dir: str, refused: dict[str, str]):
+    def __init__(self, package: str, package_dir: str, refused: dict[str, str], python: dict | None = None,
+                 classic=None):
         self.package = package
         self.package_dir = package_dir
         self.refused = refused                  # file name -> why it was not copied into the scratch dir
+        self.python = python if isinstance(python, dict) else {}   # the era's plan (harness.era)
+        self.classic = classic                  # the classic module (sent to the child beside this one)
 
     def install(self) -> None:
         sys.meta_path.insert(0, _ImplicitImports(self))
+        files = self.python.get("files")
+        if files and self.classic is not None:
+            sources = self.classic.Sources(files, self.package_dir)
+            if sources.translates:
+                self.classic.install_library_names()
+            sys.meta_path.insert(0, _PlannedFiles(self.package, sources, self.classic))
 
     def is_module(self, name: str) -> bool:
         """Whether ``name`` (no dots) is a module or subpackage of the submission.
@@ -87,3 +101,40 @@ class _ImplicitImports:
         own = self.own_specs.pop(module.__spec__.name, None)
         if own is not None:
             module.__spec__ = own
+
+
+class _PlannedFiles:
+    """Meta-path finder: the submission's planned files get ``_PlannedLoader``; the rest is left to Python."""
+
+    def __init__(self, package: str, sources, classic):
+        self.package, self.sources, self.classic = package, sources, classic
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.package and not fullname.startswith(self.package + "."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            return spec
+        entry = self.sources.entry(spec.origin)
+        if entry is not None:
+            spec.loader = _PlannedLoader(fullname, spec.origin, self.sources, entry, self.classic)
+        return spec
+
+
+class _PlannedLoader(importlib.machinery.SourceFileLoader):
+    """Runs a planned file: the code compiled from the plan (no bytecode cache), Python 2 builtins if translated."""
+
+    def __init__(self, fullname, path, sources, entry: dict, classic):
+        super().__init__(fullname, path)
+        self.sources, self.entry, self.classic = sources, entry, classic
+
+    def get_code(self, fullname):
+        return self.sources.code(self.path, self.entry)
+
+    def get_source(self, fullname):
+        return self.sources.original(self.path, self.entry)
+
+    def exec_module(self, module):
+        if "division" in self.entry:
+            module.__builtins__ = self.classic.python2_builtins()
+        super().exec_module(module)

@@ -373,6 +373,7 @@ def _child_config(config: SandboxConfig, scratch: scratch_dir.Scratch, protected
     return {
         "scratch_root": str(scratch.root), "package_dir": str(scratch.package_dir), "package": config.package_name,
         "refused": dict(scratch.refused), "compat": config.compat, "warm_imports": list(config.warm_imports),
+        "python": config.python,
         "limits": {"address_space": limits.address_space, "cpu_time": limits.session_cpu_time(),
                    "open_files": limits.open_files, "file_size": limits.file_size, "processes": limits.processes},
         "policy": {"scratch_root": str(scratch.root), "sources": [str(path) for path in scratch.sources],

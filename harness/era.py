@@ -1,0 +1,252 @@
+"""Which Python a submission was written for, and how the child loads it (Python 2.7 semantics or 3).
+
+    era = decide(package_dir, "auto")          # "2", "3" or "auto"
+    era.plan        -> SandboxConfig.python: how the child loads each planned file (sandbox/classic.py)
+    era.semantics   -> SubmissionResult.semantics: {"python", "division", "reason", "evidence"}
+
+The sources are parsed and translated by harness/py2probe.py in a subprocess
+bounded in time, memory and CPU: the grader never parses untrusted code
+itself. The probe only parses; the child runs the code.
+
+Auto mode decides from evidence (py2probe._decide): Python-2-only syntax
+(the file fails to compile as Python 3 and compiles once translated), Python 2
+bytecode, ``from __future__`` imports that only Python 2 needs. Without any,
+the submission runs as Python 3; if that run fails with an error classic
+division explains (a float where an integer is needed, in the submission's
+own code) and nothing in the submission is Python 3 only (f-strings,
+``print(..., end=)``, ``//`` written on purpose, ...), the runner checks the
+whole submission again with Python 2 semantics (``Era.as_python2``). Python 3
+code never gets classic division: it would turn ``1 / (2 * N * C * H * W)``
+into 0.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODES = ("2", "3", "auto")
+PROBE_SECONDS = 60.0
+PROBE_ADDRESS_SPACE = 2 << 30
+MAX_SOURCE_BYTES = 4 << 20              # per file, as the sandbox copies them
+MAX_TOTAL_BYTES = 32 << 20
+MAX_SOURCES = 500
+_SKIPPED_DIRECTORIES = {".git", ".hg", ".svn", ".idea", ".vscode", ".ipynb_checkpoints"}
+_MAX_DEPTH = 8
+# The messages of a float where Python needs an integer: what `/` between integers causes once it
+# divides truly (sizes, ranges, slices, indices, reshape and zeros arguments).
+FLOAT_WHERE_INT = (
+    "'float' object cannot be interpreted as an integer",
+    "slice indices must be integers",
+    "indices must be integers",
+    "only integers, slices",
+    "expected an integer",
+    "integer argument expected, got float",
+    "cannot be safely interpreted as an integer",
+    "must be integer",
+    "'numpy.float64' object cannot be interpreted as an integer",
+    "'numpy.float32' object cannot be interpreted as an integer",
+)
+
+# The probe sets its own limits before it reads a byte, then runs py2probe.py as __main__.
+_BOOT = """\
+import resource, sys
+sys.path[:0] = {path!r}
+for limit, value in ((resource.RLIMIT_AS, {address_space}), (resource.RLIMIT_CPU, {cpu}), (resource.RLIMIT_CORE, 0),
+                     (resource.RLIMIT_FSIZE, 64 << 20)):
+    try:
+        resource.setrlimit(limit, (value, value))
+    except (ValueError, OSError):
+        pass
+"""
+
+
+@dataclass
+class Era:
+    mode: str                               # what was asked: "2", "3", "auto"
+    python: str                             # "2.7" | "3"
+    division: str                           # "classic" | "true"
+    reason: str
+    evidence: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: dict = field(default_factory=dict)               # the plan: relative path -> entry (py2probe)
+    python3_evidence: list[str] = field(default_factory=list)
+    probe_seconds: float = 0.0              # wall-clock seconds of the probe subprocess, start to answer
+    package_dir: Path | None = None
+
+    @property
+    def plan(self) -> dict | None:
+        """What the child needs (SandboxConfig.python), or None when every file loads as Python reads it."""
+        return {"python": self.python, "files": self.files} if self.files else None
+
+    @property
+    def semantics(self) -> dict:
+        return {"python": self.python, "division": self.division, "reason": self.reason,
+                "evidence": list(self.evidence) + [f"note: {note}" for note in self.notes],
+                "mode": self.mode, "probe_seconds": round(self.probe_seconds, 3)}
+
+    @property
+    def may_retry(self) -> bool:
+        """Whether a float-where-int error would send the submission back with Python 2 semantics."""
+        return self.mode == "auto" and self.python == "3" and not self.python3_evidence and self.package_dir is not None
+
+    def retry_as_python2(self, error) -> "Era | None":
+        """The era to check again with after a Python 3 run failed with ``error`` (a ChildError), or None.
+
+        Only in auto mode, only when the run was Python 3 with nothing Python 3 only in the submission,
+        and only for an error that classic division explains, raised in the submission's own code.
+        """
+        if not self.may_retry or not classic_division_explains(error):
+            return None
+        where = f"{error.file}:{error.line}" if error.line else str(error.file)
+        retried = decide(self.package_dir, "2")
+        retried.mode = "auto"
+        retried.reason = (f"the Python 3 run failed in {where} ({error.exc_type}: {_first_line(error.message)}), "
+                          "an error classic division explains, and nothing in the submission is Python 3 only; "
+                          f"checked again with Python 2.7 semantics: {_after_semicolon(retried.reason)}")
+        retried.evidence = [f"{where}: {error.exc_type}: {_first_line(error.message)} under Python 3"] + self.evidence
+        retried.probe_seconds += self.probe_seconds
+        return retried
+
+
+def classic_division_explains(error) -> bool:
+    """Whether a child's error is a float where an integer was needed, raised through the submission's code."""
+    if error is None or not getattr(error, "file", None):
+        return False
+    if getattr(error, "exc_type", "") not in ("TypeError", "IndexError", "ValueError"):
+        return False
+    message = str(getattr(error, "message", ""))
+    return any(text in message for text in FLOAT_WHERE_INT)
+
+
+def decide(package_dir: Path, mode: str = "auto") -> Era:
+    """The era of the submission in ``package_dir`` (``mode`` "auto") or the plan for the one given."""
+    if mode not in MODES:
+        raise ValueError(f"python must be one of {', '.join(MODES)}, not {mode!r}")
+    package_dir = Path(package_dir)
+    files, bytecode, skipped = _sources(package_dir)
+    started = time.perf_counter()
+    answer, failure = _probe(mode, files, bytecode)
+    seconds = time.perf_counter() - started
+    if answer is None:
+        python = "2.7" if mode == "2" else "3"
+        return Era(mode, "3", "true", f"the sources could not be examined ({failure}); run as Python 3",
+                   notes=skipped + ([f"Python {python} was asked for but could not be applied"] if mode == "2" else []),
+                   probe_seconds=seconds, package_dir=package_dir)
+    return Era(mode, answer["python"], answer["division"], answer["reason"], list(answer.get("evidence", [])),
+               skipped + list(answer.get("notes", [])), dict(answer.get("files", {})),
+               list(answer.get("python3_evidence", [])), seconds, package_dir)
+
+
+def _sources(package_dir: Path) -> tuple[dict[str, bytes], list[dict], list[str]]:
+    """The .py files (bytes) and the .pyc files (first four bytes) under ``package_dir``, as the sandbox copies
+    them: regular files only (no symbolic links), bounded in size and number."""
+    files, bytecode, skipped, total = {}, [], [], 0
+    for directory, subdirectories, names in os.walk(package_dir):
+        relative_dir = Path(directory).relative_to(package_dir)
+        subdirectories[:] = sorted(name for name in subdirectories if name not in _SKIPPED_DIRECTORIES
+                                   and not os.path.islink(os.path.join(directory, name))
+                                   and len(relative_dir.parts) < _MAX_DEPTH)
+        for name in sorted(names):
+            path, relative = Path(directory, name), (relative_dir / name).as_posix()
+            if path.is_symlink() or not path.is_file():
+                continue
+            if name.endswith(".pyc"):
+                bytecode.append({"path": relative, "magic": _head(path), "in_pycache": "__pycache__" in path.parts})
+            elif name.endswith(".py") and "__pycache__" not in relative_dir.parts:
+                size = path.stat().st_size
+                if size > MAX_SOURCE_BYTES or total + size > MAX_TOTAL_BYTES or len(files) >= MAX_SOURCES:
+                    skipped.append(f"{relative} was not examined for its Python version (too large or too many)")
+                    continue
+                files[relative] = path.read_bytes()
+                total += size
+    return files, bytecode[:MAX_SOURCES], skipped
+
+
+def _head(path: Path) -> str:
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(4).hex()
+    except OSError:
+        return ""
+
+
+def _probe(mode: str, files: dict[str, bytes], bytecode: list[dict]) -> tuple[dict | None, str]:
+    """py2probe's answer, from a subprocess bounded in time, memory and CPU; (None, why) when it failed."""
+    request = json.dumps({"mode": mode, "files": {path: raw.decode("latin-1") for path, raw in files.items()},
+                          "bytecode": bytecode}).encode()
+    program = (_BOOT.format(path=_translator_path(), address_space=PROBE_ADDRESS_SPACE, cpu=int(PROBE_SECONDS) + 1)
+               + f"exec(compile({_probe_source()!r}, 'py2probe.py', 'exec'), {{'__name__': '__main__'}})\n")
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "XDG_CACHE_HOME", "LANG") if name in os.environ}
+    try:
+        completed = subprocess.run([sys.executable, "-I", "-S", "-c", program], input=request, capture_output=True,
+                                   timeout=PROBE_SECONDS, env=env, cwd="/")
+    except subprocess.TimeoutExpired:
+        return None, f"reading them took more than {PROBE_SECONDS:g} s"
+    except OSError as error:
+        return None, f"the probe could not start: {error}"
+    if completed.returncode != 0:
+        last = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        return None, f"the probe ended with status {completed.returncode}: {last[0][:200]}"
+    try:
+        answer = json.loads(completed.stdout)
+    except ValueError:
+        return None, "the probe's answer was not readable"
+    return (answer, "") if isinstance(answer, dict) and answer.get("python") in ("2.7", "3") else (None, "no answer")
+
+
+def _translator_path() -> list[str]:
+    """Where fissix and appdirs are installed: the probe runs without site (-S), which saves its start-up."""
+    import importlib.util
+    found = []
+    for name in ("fissix", "appdirs"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            location = Path(spec.origin).parent
+            found.append(str(location.parent if spec.submodule_search_locations else location))
+    return list(dict.fromkeys(found))
+
+
+def _probe_source() -> str:
+    """py2probe.py's text, also when the harness runs from a zip (a student kit's check.pyz)."""
+    import pkgutil
+    data = pkgutil.get_data(__package__ or "harness", "py2probe.py")
+    if data is None:
+        raise FileNotFoundError("harness/py2probe.py")
+    return data.decode("utf-8")
+
+
+def _first_line(text: str) -> str:
+    return str(text).strip().splitlines()[0][:200] if str(text).strip() else ""
+
+
+def _after_semicolon(reason: str) -> str:
+    return reason.rpartition("; ")[2] or reason
+
+
+class ErrorWatch:
+    """A session as the adapters see it, remembering the first error classic division explains.
+
+    Every attribute but ``run`` is the session's own.
+    """
+
+    def __init__(self, session):
+        self._session = session
+        self.first_float_error = None
+
+    def run(self, *args, **kwargs):
+        reply = self._session.run(*args, **kwargs)
+        error = getattr(reply, "error", None)
+        if self.first_float_error is None and classic_division_explains(error):
+            self.first_float_error = error
+        return reply
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
