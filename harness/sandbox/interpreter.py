@@ -338,3 +338,48 @@ def traced_call(function, args, kwargs, watch: frozenset, in_submission) -> list
     finally:
         sys.settrace(None)
     return counts
+
+
+@step("provide")
+def _provide(run: Interpreter, provided: dict, spec: dict) -> None:
+    """Modules the parent sends (emulations of hardware libraries), importable when nothing installed is.
+
+    {"provide": {"package": "nnlab_dlp", "modules": [[name, source], ...], "aliases": ["pycnml", ...]},
+     "as": "emulated"}: executes each source once as <package>.<name> (in order, so later ones may import
+    earlier ones relatively); then each alias is imported as the installed module of that name when the
+    interpreter's path has one, else bound to <package>.<alias>. The submission's own files never provide
+    an alias. Assigns an int64 array, 1 where the alias is the parent's module.
+    """
+    import importlib.machinery
+    import importlib.util
+    package = provided["package"]
+    run.report(f"providing {', '.join(provided.get('aliases', []))}")
+    if package not in sys.modules:
+        root = types.ModuleType(package, "Modules the grader provides to the submission.")
+        root.__path__ = []
+        sys.modules[package] = root
+    for name, source in provided.get("modules", []):
+        qualified = f"{package}.{name}"
+        if qualified not in sys.modules:
+            module = types.ModuleType(qualified)
+            module.__package__ = package
+            sys.modules[qualified] = module
+            try:
+                exec(compile(source, f"<{qualified}>", "exec"), module.__dict__)
+            except BaseException:
+                del sys.modules[qualified]
+                raise
+            setattr(sys.modules[package], name, module)
+    emulated = []
+    for alias in provided.get("aliases", []):
+        current = sys.modules.get(alias)
+        if current is None:
+            found = importlib.machinery.PathFinder.find_spec(alias)       # sys.path: never the submission's folder
+            if found is not None:
+                current = importlib.util.module_from_spec(found)
+                sys.modules[alias] = current
+                found.loader.exec_module(current)
+            else:
+                current = sys.modules[alias] = sys.modules[f"{package}.{alias}"]
+        emulated.append(int(getattr(current, "__name__", "") == f"{package}.{alias}"))
+    run.assign(spec, np.asarray(emulated, dtype=np.int64))
