@@ -6,7 +6,7 @@ import importlib
 from .base import Kind, KindConfigError  # noqa: F401  (re-exported for spec.py)
 
 _KINDS: dict[str, Kind] = {}
-_MODULES = ("aics_layers", "aics_vgg", "aics_timing", "aics_gradcheck")
+_MODULES = ("aics_layers", "aics_vgg", "aics_timing", "aics_gradcheck", "function", "cs231n")
 _loaded = False
 
 
