@@ -1,19 +1,25 @@
 """Compare a submission's output with the expected one, assert_close style.
 
 Order of questions, as a person debugging would ask them: did it return an
-array at all, of the right shape, of a float dtype, with finite values, and
-only then how close. The verdict uses
+array at all, of the right shape, of a float dtype, with finite values, in a
+precision the check accepts, and only then how close. The verdict uses
 
     |actual - expected| <= atol * scale + rtol * |expected|,   scale = max |expected|
 
-with (rtol, atol) chosen by the dtype the submission computed in (the looser
-of the output's and the inputs' dtype), so a correct float32 implementation
-passes and a float64 one is held to rounding error. The atol term is scaled
-because layer outputs range from 1e-12 (style-loss gradients) to 1e3 (VGG
-activations): an absolute floor would accept anything at one end or nothing
-at the other. The report adds the figures people know: max abs error, cs231n's
-rel_error (max |x-y| / max(1e-8, |x|+|y|)), the number of mismatched elements
-and the worst index.
+with (rtol, atol) the spec's entry for the precision the check computes in.
+That precision comes from the inputs the harness sent (their float dtype),
+never from what the submission returns, with one allowance: a submission
+that computed in single precision (a float32 output or attribute) is judged
+at the spec's float32 entry, because float32 arithmetic is a correct way to
+write these layers. Nothing lowers it further: an output in float16 (or any
+float below both float32 and the inputs' dtype) fails as such, and NaN or
+infinity in an output fails as such, whatever the expected values are.
+
+The atol term is scaled because layer outputs range from 1e-12 (style-loss
+gradients) to 1e3 (VGG activations): an absolute floor would accept anything
+at one end or nothing at the other. The report adds the figures people know:
+max abs error, cs231n's rel_error (max |x-y| / max(1e-8, |x|+|y|)), the
+number of mismatched elements and the worst index.
 """
 from __future__ import annotations
 
@@ -41,13 +47,6 @@ class Comparison:
         return self.problem is None
 
 
-def tolerance_for(table: dict[str, Tolerance], *dtypes: np.dtype) -> tuple[str, Tolerance]:
-    """The table entry of the least precise float dtype among ``dtypes``."""
-    floats = [np.dtype(d) for d in dtypes if np.dtype(d) in _FLOAT_RANK]
-    weakest = min(floats, key=_FLOAT_RANK.__getitem__) if floats else np.dtype(np.float64)
-    return weakest.name, table[weakest.name]
-
-
 def rel_error(expected: np.ndarray, actual: np.ndarray) -> float:
     """cs231n's rel_error: max |x - y| / max(1e-8, |x| + |y|)."""
     if expected.size == 0:
@@ -56,11 +55,16 @@ def rel_error(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def compare_arrays(name: str, expected: np.ndarray, actual, table: dict[str, Tolerance],
-                   input_dtype: np.dtype | None = None, shape_policy: str = "exact", reveal: bool = True) -> Comparison:
+                   input_dtype: np.dtype | None = None, shape_policy: str = "exact", reveal: bool = True,
+                   shown_dtype: np.dtype | None = None) -> Comparison:
     """Compare one float output. ``actual`` is an ndarray or a sandbox ``Returned`` marker.
 
+    ``input_dtype`` is the float dtype of the inputs the harness sent (None: that of ``expected``);
+    ``shown_dtype`` the least precise float dtype among everything the submission returned in this check
+    (None: this output's own). See the module docstring for how they choose the tolerance.
     With ``reveal=False`` (a hidden case) the message and metrics give error figures and the worst
     position but no expected value, no value of the submission's and not the output's scale.
+    Raises ValueError when ``expected`` itself is not finite (a harness or spec bug, never the student's).
     """
     if not isinstance(actual, np.ndarray):
         return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
@@ -70,21 +74,71 @@ def compare_arrays(name: str, expected: np.ndarray, actual, table: dict[str, Tol
         return Comparison(name, "shape", f"{name}: expected shape {expected.shape}, got {shape_note}",
                           {"expected_shape": list(expected.shape), "actual_shape": shape_note})
     if actual.dtype.kind != "f" and expected.dtype.kind == "f":
-        return Comparison(name, "dtype",
-                          f"{name}: expected floating-point values, got dtype {actual.dtype} "
-                          "(integer results lose the fractional part)")
-    nonfinite = _nonfinite_message(name, expected, actual)
+        return Comparison(name, "dtype", f"{name}: expected floating-point values, got dtype {actual.dtype}"
+                          + _NOT_FLOAT.get(actual.dtype.kind, ""))
+    if expected.dtype.kind in "fc" and not np.all(np.isfinite(expected)):
+        raise ValueError(f"the expected values of {name} are not finite")
+    nonfinite = nonfinite_problem(name, actual)
     if nonfinite:
-        return Comparison(name, "nonfinite", nonfinite, {"nan": int(np.isnan(actual).sum()), "inf": int(np.isinf(actual).sum())})
-    dtype_name, tolerance = tolerance_for(table, actual.dtype, input_dtype or actual.dtype)
+        return Comparison(name, "nonfinite", nonfinite,
+                          {"nan": int(np.isnan(actual).sum()), "inf": int(np.isinf(actual).sum())})
+    computed = np.dtype(input_dtype) if input_dtype is not None else \
+        (expected.dtype if expected.dtype in _FLOAT_RANK else np.dtype(np.float64))
+    too_coarse = precision_problem(name, actual.dtype, computed)
+    if too_coarse:
+        return Comparison(name, "dtype", too_coarse, {"dtype": actual.dtype.name, "computed_in": computed.name})
+    dtype_name, tolerance = judged_tolerance(table, computed, actual.dtype, shown_dtype)
     return _compare_values(name, expected.astype(np.float64), actual.astype(np.float64), tolerance, dtype_name,
                            shape_note, reveal)
+
+
+LOWEST_ACCEPTED = np.dtype(np.float32)
+_NOT_FLOAT = {"i": " (integer results lose the fractional part)", "u": " (integer results lose the fractional part)",
+              "b": " (True/False instead of numbers)", "c": " (complex numbers: a real result was expected)"}
+
+
+def _rank(dtype: np.dtype) -> int:
+    """float16 < float32 < float64; other float types (longdouble) count as float64."""
+    return _FLOAT_RANK.get(np.dtype(dtype), 2)
+
+
+def judged_dtype(computed, *shown) -> np.dtype:
+    """The precision a check is judged at: ``computed`` (the inputs' float dtype), lowered to float32 at most
+    when one of ``shown`` (dtypes of what the submission returned, or None) is single precision."""
+    computed = np.dtype(computed) if np.dtype(computed) in _FLOAT_RANK else np.dtype(np.float64)
+    floats = [np.dtype(d) for d in shown if d is not None and np.dtype(d).kind == "f"]
+    if floats:
+        weakest_shown = min(floats, key=_rank)
+        allowance = weakest_shown if _rank(weakest_shown) >= _rank(LOWEST_ACCEPTED) else LOWEST_ACCEPTED
+        if _rank(allowance) < _rank(computed):
+            computed = np.dtype(allowance.name)
+    return computed
+
+
+def judged_tolerance(table: dict[str, Tolerance], computed, *shown) -> tuple[str, Tolerance]:
+    """(dtype name, the spec's tolerance entry) for ``judged_dtype(computed, *shown)``."""
+    dtype = judged_dtype(computed, *shown)
+    return dtype.name, table[dtype.name]
+
+
+def precision_problem(name: str, dtype: np.dtype, computed) -> str:
+    """A message when ``dtype`` is less precise than both float32 and the inputs the harness sent, else ""."""
+    dtype, computed = np.dtype(dtype), np.dtype(computed)
+    if dtype.kind != "f" or _rank(dtype) >= min(_rank(computed), _rank(LOWEST_ACCEPTED)):
+        return ""
+    return (f"{name} came back as {dtype}, but this check computes in {computed.name}: {dtype} keeps only about "
+            f"3 significant digits, too few to tell a right answer from a wrong one; compute in {computed.name} "
+            f"(float32 at least)")
 
 
 def compare_exact(name: str, expected: np.ndarray, actual, reveal: bool = True) -> Comparison:
     """For integer results (class indices) and arrays that must be bit-identical."""
     if not isinstance(actual, np.ndarray):
         return Comparison(name, "type", f"{name}: expected an array, {_describe_non_array(actual)}")
+    nonfinite = nonfinite_problem(name, actual)
+    if nonfinite:
+        return Comparison(name, "nonfinite", nonfinite,
+                          {"nan": int(np.isnan(actual).sum()), "inf": int(np.isinf(actual).sum())})
     if actual.shape != np.shape(expected):
         return Comparison(name, "shape", f"{name}: expected shape {np.shape(expected)}, got {actual.shape}")
     differs = actual != expected
@@ -101,13 +155,15 @@ def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: st
                     reveal: bool) -> Comparison:
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     scale = scale if scale > 0 else 1.0
-    abs_error = np.abs(actual - expected)
-    allowed = tolerance.atol * scale + tolerance.rtol * np.abs(expected)
-    mismatched = abs_error > allowed
+    with np.errstate(over="ignore", invalid="ignore"):
+        abs_error = np.abs(actual - expected)        # finite values far apart can overflow to inf: a mismatch
+        allowed = tolerance.atol * scale + tolerance.rtol * np.abs(expected)
+        mismatched = ~(abs_error <= allowed)
+        relative = rel_error(expected, actual)
     count, total = int(mismatched.sum()), int(expected.size)
     metrics = {
         "max_abs_error": float(abs_error.max()) if total else 0.0,
-        "max_rel_error": rel_error(expected, actual),
+        "max_rel_error": relative if np.isfinite(relative) else float("inf"),
         "mismatched": count,
         "total": total,
         "scale": scale,
@@ -116,7 +172,9 @@ def _compare_values(name, expected, actual, tolerance: Tolerance, dtype_name: st
         "atol": tolerance.atol,
     }
     if total:
-        worst = np.unravel_index(int(np.argmax(abs_error / np.maximum(allowed, np.finfo(np.float64).tiny))), expected.shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            outside = np.nan_to_num(abs_error / np.maximum(allowed, np.finfo(np.float64).tiny), nan=np.inf)
+        worst = np.unravel_index(int(np.argmax(outside)), expected.shape)
         worst = tuple(int(i) for i in worst)
         metrics["worst_index"] = list(worst)
         metrics["worst_expected"] = float(expected[worst])
@@ -153,16 +211,18 @@ def _conform_shape(expected: np.ndarray, actual: np.ndarray, policy: str):
     return None, str(actual.shape)
 
 
-def _nonfinite_message(name: str, expected: np.ndarray, actual: np.ndarray) -> str:
-    if actual.dtype.kind != "f":
+def nonfinite_problem(name: str, actual: np.ndarray) -> str:
+    """NaN or infinity anywhere in an output is a failure, whatever was expected there."""
+    if actual.dtype.kind not in "fc":
         return ""
-    bad = ~np.isfinite(actual) & np.isfinite(expected)
+    bad = ~np.isfinite(actual)
     if not bad.any():
         return ""
-    nan, inf = int(np.isnan(actual[bad]).sum()), int(np.isinf(actual[bad]).sum())
+    nan, inf = int(np.isnan(actual).sum()), int(np.isinf(actual).sum())
     first = tuple(int(i) for i in np.argwhere(bad)[0])
     parts = [f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else ""]
-    return f"{name}: output contains {' and '.join(p for p in parts if p)} values where finite ones were expected (first at index {first})"
+    where = f" (first at index {first})" if first else ""
+    return f"{name}: the output contains {' and '.join(p for p in parts if p)} value(s){where}; every value must be finite"
 
 
 def _describe_non_array(actual) -> str:

@@ -44,18 +44,27 @@ def describe_failure(reply, doing: str) -> str:
     return "\n".join(parts) if parts else f"failed while {doing}"
 
 
-# Attributes the course's code reads after a call, and the method that must set them.
+# Attributes a course layer sets for later use, and why each must be there.
+_PARAMETER_GRADIENT = (
+    "backward must set self.d_weight and self.d_bias, in every version of it (raw and speedup): they are the "
+    "gradient of the loss with respect to the layer's own parameters, which the course's template computes in "
+    "backward and its update_param uses to train the layer. Exp 3-3's style transfer needs only the returned "
+    "bottom_diff, so the course's driver would not notice them missing; the harness checks them because a "
+    "backward without them is only part of the layer's gradient")
 _COURSE_ATTRIBUTES = {
-    "d_weight": "backward", "d_bias": "backward", "input_image": "load_image", "max_index": "forward_raw",
+    "d_weight": _PARAMETER_GRADIENT,
+    "d_bias": _PARAMETER_GRADIENT,
+    "input_image": "the course's driver reads vgg.input_image after calling load_image: load_image must set "
+                   "self.input_image",
+    "max_index": "self.max_index is what the course's forward_raw records for the backward: every forward a "
+                 "backward may follow (raw and speedup) must set it before the backward reads it",
 }
 
 
 def _course_attribute_hint(error) -> str:
-    owner = _COURSE_ATTRIBUTES.get(getattr(error, "missing_name", None) or "")
-    if not owner or error.exc_type != "AttributeError":
+    if error.exc_type != "AttributeError":
         return ""
-    return (f"the course's code reads .{error.missing_name} after calling {owner}: your {owner} "
-            f"(every version of it, raw and speedup) must set self.{error.missing_name}")
+    return _COURSE_ATTRIBUTES.get(getattr(error, "missing_name", None) or "", "")
 
 
 def _did_you_mean(error) -> str:

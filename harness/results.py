@@ -53,6 +53,10 @@ class CheckResult:
     # a student sees shows it only behind the instructor toggle).
     harness_fault: bool = False
     traceback: str = ""
+    # The id of the failing check that explains this one's failure (harness.root_cause), e.g.
+    # style_transfer.run -> conv.forward_speedup; reports show root causes first.
+    root_cause: str | None = None
+    notes: list = field(default_factory=list)        # plain-words notes on how the check ran (one per kind of note)
 
     @property
     def passed(self) -> bool:

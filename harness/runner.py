@@ -9,6 +9,7 @@ submission costs the check (the session restarts the child), never the run.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ MAX_ARTIFACT_ELEMENTS = 4_000_000
 @dataclass
 class RunOptions:
     only: tuple[str, ...] | None = None      # check ids to run (others are reported as skip)
-    namespaces: str = "auto"
+    isolation: str = "bwrap"                 # "bwrap" | "fallback" | "process" (harness.sandbox.isolation)
     compat: bool = True
     session_factory: object = None           # (submission, spec, context, options) -> session; default: the sandbox
     limits: object = None                    # LabLimits replacing the spec's (spec.override_limits), or None
@@ -90,10 +91,18 @@ def _run_checks(submission: Submission, spec: LabSpec, lab_context: LabContext, 
     try:
         with _session(submission, spec, lab_context, options, era) as raw_session:
             session = eras.ErrorWatch(raw_session)
-            for check in spec.checks:
-                results.append(_run_or_skip(check, session, submission, run_context, results, options))
-                if era is not None and era.may_retry and session.first_float_error is not None:
-                    return results, sandbox_info, run_error, session.first_float_error   # checked again
+            limits = options.limits or spec.limits
+            with _budget(raw_session, limits.submission_budget, "submission") as whole:
+                for check in spec.checks:
+                    if whole.exhausted and (options.only is None or check.id in options.only):
+                        results.append(_out_of_time(check, whole))
+                        continue
+                    with _budget(raw_session, limits.check_budget, "check"):
+                        results.append(_run_or_skip(check, session, submission, run_context, results, options))
+                    if era is not None and era.may_retry and session.first_float_error is not None:
+                        return results, sandbox_info, run_error, session.first_float_error   # checked again
+                if not whole.exhausted:
+                    _attribute_root_causes(results, spec, session, run_context)
             sandbox_info = _sandbox_summary(session)
     except HarnessError:
         raise
@@ -102,6 +111,29 @@ def _run_checks(submission: Submission, spec: LabSpec, lab_context: LabContext, 
         run_error = f"the harness could not run the submission ({type(error).__name__}: {error})"
         results += [harness_fault(check, error) for check in spec.checks if check.id not in done]
     return results, sandbox_info, run_error, None
+
+
+def _budget(session, seconds: float, name: str):
+    """The session's wall-clock budget (harness.sandbox.Session.budget); sessions without one get no limit."""
+    budget = getattr(session, "budget", None)
+    if budget is None:
+        from .sandbox.session import Budget
+        return contextlib.nullcontext(Budget(None, name))
+    return budget(seconds, name)
+
+
+def _out_of_time(check: CheckSpec, whole) -> CheckResult:
+    return CheckResult(check.id, check.title, "timeout", 0.0, check.points,
+                       f"not run: {whole.describe()} was spent by the checks before it")
+
+
+def require_isolation(mode: str) -> None:
+    """HarnessError (saying how to install what is missing) when the sandbox cannot give ``mode`` here."""
+    from .sandbox import isolation
+    try:
+        isolation.plan(mode)
+    except isolation.IsolationUnavailable as error:
+        raise HarnessError(str(error)) from None
 
 
 def _session(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions, era):
@@ -134,8 +166,9 @@ def _open_session(submission: Submission, spec: LabSpec, lab_context: LabContext
         protected_paths=_protected_paths(spec, submission) + lab_context.protected_paths(),
         compat=options.compat,
         python=era.plan if era is not None else None,
-        namespaces=options.namespaces,
+        isolation=options.isolation,
     )
+    require_isolation(options.isolation)
     return Session(config)
 
 
@@ -165,6 +198,15 @@ def harness_fault(check: CheckSpec, error: BaseException) -> CheckResult:
     trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return CheckResult(check.id, check.title, "error", 0.0, check.points, message,
                        harness_fault=True, traceback=trace[-20_000:])
+
+
+def _attribute_root_causes(results, spec: LabSpec, session, run_context: RunContext) -> None:
+    """Link failures to the failing check that explains them (harness.root_cause); never costs the run."""
+    from .root_cause import attribute_root_causes
+    try:
+        attribute_root_causes(results, spec, session, run_context)
+    except Exception:               # a report without root causes is still a complete report
+        pass
 
 
 def _run_or_skip(check: CheckSpec, session, submission: Submission, run_context: RunContext,
@@ -205,7 +247,9 @@ def run_check(check: CheckSpec, session, run_context: RunContext) -> CheckResult
     else:
         outcomes = [run_case(check, kind, case, session, run_context) for case in check.cases]
         counterexample = None
-    return _summarise(check, outcomes, counterexample)
+    result = _summarise(check, outcomes, counterexample)
+    result.notes = list(run_context.memo.get(("notes", check.id), []))     # adapters.base.add_note
+    return result
 
 
 def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContext) -> CaseOutcome:
@@ -299,8 +343,9 @@ def _aggregate_metrics(outcomes: list[CaseOutcome]) -> dict:
     for outcome in outcomes:
         for output_metrics in outcome.metrics.values():
             for key in ("max_abs_error", "max_rel_error"):
-                if key in output_metrics:
-                    worst[key] = max(worst.get(key, 0.0), output_metrics[key])
+                if key in output_metrics:     # a NaN figure counts as the worst (max() would drop it)
+                    value = output_metrics[key]
+                    worst[key] = max(worst.get(key, 0.0), float("inf") if value != value else value)
             if "mismatched" in output_metrics:
                 worst["mismatched"] = worst.get("mismatched", 0) + output_metrics["mismatched"]
             if "ratio" in output_metrics:        # a speedup check: its figures are the check's figures

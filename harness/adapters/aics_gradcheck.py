@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compare import Comparison
+from ..compare import Comparison, judged_dtype, nonfinite_problem, precision_problem
 from .aics_layers import LossBackward, run_program
 from .base import Execution, Kind, KindConfigError, OutputSpec
 from .program import Program, ref
@@ -76,24 +76,33 @@ class GradCheck(Kind):
 
     def execute(self, session, check, case, arrays, ctx):
         wrapped, is_loss = self.wrapped(check), isinstance(self.wrapped(check), LossBackward)
-        first = wrapped.build(check, case)
+        with_weight = "weight" in arrays and not is_loss
+
+        def first_program(plan):
+            # one forward, then one backward on the same layer, as the course calls them
+            program = wrapped.build(check, case, plan)
+            forward, backward = wrapped.method(check, "forward", plan), wrapped.method(check, "backward", plan)
+            if is_loss:
+                program.call(f"layer.{forward}", ref("x"), ref("target"), as_="output")
+                program.call(f"layer.{backward}", ref("x"), ref("target"), as_="bottom_diff")
+            else:
+                program.call(f"layer.{forward}", ref("x"), as_="output")
+                program.call(f"layer.{backward}", ref("dout"), as_="bottom_diff")
+                if with_weight:
+                    program.get("layer.d_weight", as_="d_weight")
+            return program.output(*(["output", "bottom_diff"] + (["d_weight"] if with_weight else [])))
+
         forward, backward = wrapped.method(check, "forward"), wrapped.method(check, "backward")
-        if is_loss:
-            first.call(f"layer.{forward}", ref("x"), ref("target"), as_="output")
-            first.call(f"layer.{backward}", ref("x"), ref("target"), as_="bottom_diff")
-        else:
-            first.call(f"layer.{forward}", ref("x"), as_="output")
-            first.call(f"layer.{backward}", ref("dout"), as_="bottom_diff")
-            if "weight" in arrays:
-                first.get("layer.d_weight", as_="d_weight")
-        first.output(*(["output", "bottom_diff"] + (["d_weight"] if "weight" in arrays and not is_loss else [])))
-        values, reply = run_program(session, first, arrays, check.timeout, f"running {forward} and {backward}")
-        # The step and the tolerance follow the weakest precision the forward or backward showed.
-        floats = [value.dtype for value in values.values() if isinstance(value, np.ndarray) and value.dtype.kind == "f"]
-        dtype = min(floats, key=lambda d: d.itemsize).name if floats else "float64"
-        step = STEP.get(dtype, STEP["float64"])
+        values, reply, plan = wrapped.run_dispatched(session, check, ctx, first_program, arrays,
+                                                     f"running {forward} and {backward}")
+        # The step follows the precision the check is judged at (see harness.compare.judged_dtype): the
+        # inputs' dtype, lowered to float32 at most by what the submission returned.
+        dtype = judged_dtype(arrays["x"].dtype, *[value.dtype for value in values.values()
+                                                  if isinstance(value, np.ndarray)]).name
+        step = STEP[dtype]
         perturbed = self._perturbed_inputs(arrays, step, check.options.get("directions", 3))
-        second = wrapped.build(check, case)
+        second = wrapped.build(check, case, plan)
+        forward = wrapped.method(check, "forward", plan)
         for name, (x_name, weight_name) in perturbed["calls"].items():
             if "weight" in arrays:        # every forward sees exactly the weight its estimate assumes
                 second.call(f"layer.{wrapped.method(check, 'load')}", ref(weight_name or "weight"), ref("bias"))
@@ -118,8 +127,9 @@ class GradCheck(Kind):
 
     def compare(self, check, case, arrays, expected, actual):
         is_loss = isinstance(self.wrapped(check), LossBackward)
-        step, tolerance = actual["step"], TOLERANCE.get(actual["dtype"], TOLERANCE["float64"])
+        step, tolerance = actual["step"], TOLERANCE[actual["dtype"]]
         weight = (lambda out: np.sum(out)) if is_loss else (lambda out: np.sum(out * arrays["dout"]))
+        computed = arrays["x"].dtype
         problems, worst = [], 0.0
         for index in range(check.options.get("directions", 3)):
             pairs = [("bottom_diff", "x", f"v{index}")]
@@ -136,9 +146,19 @@ class GradCheck(Kind):
                 if not is_loss and plus.shape != arrays["dout"].shape:
                     return [Comparison("gradient", "shape", f"the forward output has shape {plus.shape}; for this "
                                        f"input it must be {arrays['dout'].shape}")]
-                numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
-                analytic = float(np.sum(gradient.astype(np.float64) * arrays[direction]))
-                error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
+                unusable = _unusable(gradient_name, gradient, computed) or _unusable("the forward output", plus, computed) \
+                    or _unusable("the forward output", minus, computed)
+                if unusable:
+                    return [unusable]
+                with np.errstate(over="ignore", invalid="ignore"):
+                    numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
+                    analytic = float(np.sum(gradient.astype(np.float64) * arrays[direction]))
+                    error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
+                if not np.isfinite(error):
+                    return [Comparison("gradient", "nonfinite",
+                                       f"{gradient_name}: the finite-difference comparison overflowed (the forward "
+                                       f"changes at rate {numeric:.6g}, the gradient predicts {analytic:.6g}): "
+                                       "values this large are not a usable gradient", {"max_rel_error": float("inf")})]
                 worst = max(worst, error)
                 if error > tolerance:
                     problems.append(f"{gradient_name} disagrees with finite differences of your own forward: "
@@ -146,6 +166,19 @@ class GradCheck(Kind):
                                     f"gradient predicts {analytic:.6g} (relative error {error:.2g})")
         metrics = {"max_rel_error": worst, "tolerance": tolerance, "step": step}
         return [Comparison("gradient", "values" if problems else None, problems[0] if problems else "", metrics)]
+
+
+def _unusable(name: str, value: np.ndarray, computed) -> Comparison | None:
+    """A failed comparison when ``value`` is not a float array, holds NaN or inf, or is less precise than the
+    check accepts (float16 of a float64 check): the finite-difference estimate cannot be trusted then."""
+    if value.dtype.kind != "f":
+        return Comparison("gradient", "dtype", f"{name}: expected floating-point values, got dtype {value.dtype}")
+    problem = nonfinite_problem(name, value)
+    if problem:
+        return Comparison("gradient", "nonfinite", problem,
+                          {"nan": int(np.isnan(value).sum()), "inf": int(np.isinf(value).sum())})
+    problem = precision_problem(name, value.dtype, computed)
+    return Comparison("gradient", "dtype", problem) if problem else None
 
 
 def _unit(rng: np.random.Generator, shape) -> np.ndarray:

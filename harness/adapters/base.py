@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jsonschema
 import numpy as np
 
-from ..compare import Comparison, compare_arrays
+from ..compare import Comparison, compare_arrays, compare_exact
 from ..spec import Case, CheckSpec
 
 
@@ -50,6 +49,15 @@ class OutputSpec:
 class Execution:
     values: dict
     replies: list = field(default_factory=list)
+
+
+def add_note(ctx, check_id: str, note: str) -> None:
+    """Keep a plain-words note on how a check ran (the runner puts it in CheckResult.notes, once)."""
+    memo = getattr(ctx, "memo", None)
+    if memo is not None and note:
+        notes = memo.setdefault(("notes", check_id), [])
+        if note not in notes:
+            notes.append(note)
 
 
 def shape_schema(min_len: int, max_len: int) -> dict:
@@ -132,19 +140,22 @@ class Kind:
         return [spec for spec in self.outputs if wanted is None or spec.name in wanted]
 
     def compare(self, check: CheckSpec, case: Case, inputs: dict, expected: dict, actual: dict) -> list[Comparison]:
+        """One comparison per compared output. The tolerance is the spec's for the inputs' float dtype; a
+        submission that computed in single precision anywhere in the check (a float32 d_weight behind a float64
+        updated weight; ``actual["compute_dtype"]``, the weakest precision a kind saw in the child's replies)
+        is judged at float32 at most; see harness.compare."""
         comparisons = []
-        # The tolerance follows the weakest float precision the computation showed: in the inputs, or in
-        # anything the submission returned (a float32 d_weight behind a float64 updated weight).
-        input_dtype = _inputs_float_dtype({**inputs, **actual})
+        input_dtype = _inputs_float_dtype(inputs)
+        shown = _shown_float_dtype(actual)
         for spec in self.compared_outputs(check):
             value = actual.get(spec.name)
             if spec.comparison == "close":
                 comparisons.append(compare_arrays(spec.label or spec.name, expected[spec.name], value,
-                                                  check.tolerance, input_dtype, spec.shape_policy, case.public))
+                                                  check.tolerance, input_dtype, spec.shape_policy, case.public,
+                                                  shown_dtype=shown))
             elif spec.comparison in ("exact", "unchanged"):
-                from ..compare import compare_exact
                 comparison = compare_exact(spec.label or spec.name, expected[spec.name], value, case.public)
-                if spec.comparison == "unchanged" and not comparison.ok:
+                if spec.comparison == "unchanged" and comparison.problem == "values":
                     comparison.message = f"{spec.label or spec.name} was modified in place: the layer must not change its caller's input"
                 comparisons.append(comparison)
             else:
@@ -163,13 +174,26 @@ class Kind:
 
 
 def _inputs_float_dtype(inputs: dict) -> np.dtype | None:
-    dtypes = [array.dtype for array in inputs.values() if isinstance(array, np.ndarray) and array.dtype.kind == "f"]
+    """The least precise float dtype among the inputs the harness sent (empty arrays carry no values)."""
+    dtypes = [array.dtype for array in inputs.values()
+              if isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.size]
     if not dtypes:
         return None
     return min(dtypes, key=lambda dtype: dtype.itemsize)
 
 
+def _shown_float_dtype(actual: dict) -> np.dtype | None:
+    """The least precise float dtype among what the submission returned (arrays, or a kind's compute_dtype)."""
+    dtypes = [value.dtype for value in actual.values() if isinstance(value, np.ndarray) and value.dtype.kind == "f"]
+    computed = actual.get("compute_dtype")
+    if isinstance(computed, np.dtype) and computed.kind == "f":
+        dtypes.append(computed)
+    return min(dtypes, key=lambda dtype: dtype.itemsize) if dtypes else None
+
+
 def _validate_object(values: dict, properties: dict, required: tuple, key_path: tuple) -> None:
+    import jsonschema     # here, not at module level: a student kit has only numpy (OWNERSHIP.md)
+
     from ..spec import plain_schema_message, error_key_path, most_specific
     schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(values))

@@ -1,10 +1,14 @@
-"""The readable summary `harness check` prints: one line per check, then what went wrong."""
+"""The readable summary `harness check` prints: one line per check, then what went wrong.
+
+Checks are listed in the spec's order, except that a failing check that explains others (its id is their
+``root_cause``) is listed right before the first of them, so the student reads the cause first."""
 from __future__ import annotations
 
 import math
 
 from .. import rubric
 from ..results import CheckResult, SubmissionResult
+from ..root_cause import report_order
 from ..spec import LabSpec
 
 _LABEL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skip": "SKIP"}
@@ -15,12 +19,13 @@ def format_result(result: SubmissionResult, spec: LabSpec | None = None, verbose
     if result.error:
         lines.append(f"  could not check this submission: {result.error}")
     width = max((len(check.id) for check in result.checks), default=10)
-    for check in result.checks:
+    for check in report_order(result.checks):
         lines.append(f"  {_LABEL[check.status]:<7} {check.id:<{width}}  {_points(check)}  {_figures(check)}".rstrip())
         if check.status not in ("pass", "skip") or (verbose and check.message):
             lines.extend("      " + line for line in _explanation(check).splitlines())
         elif check.status == "skip" and verbose:
             lines.append(f"      {check.message}")
+        lines.extend(f"      note: {note}" for note in getattr(check, "notes", None) or ())
     lines.append(f"score {_num(result.score)}/{_num(result.max_score)}"
                  + (f", level {result.level}" if result.level is not None else ""))
     if spec is not None and spec.tiers:

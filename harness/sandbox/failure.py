@@ -25,7 +25,8 @@ def describe(exc: BaseException, step: str | None, package_dir: str, hint=None, 
     """The error as the reply sends it; ``hint(exc, source_bytes)`` returns a hint or None."""
     package_dir = os.path.realpath(package_dir)
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if _inside(frame.filename, package_dir)]
-    error = {"exc_type": type(exc).__name__, "message": _message(exc), "step": step, "file": None, "line": None,
+    error = {"exc_type": type(exc).__name__, "message": _message(exc),
+             "step": running_label(step, _running_function(exc.__traceback__, package_dir)), "file": None, "line": None,
              "source_line": None, "traceback": "", "hint": None, "candidates": [], "missing_name": None}
     source = None
     if isinstance(exc, SyntaxError) and exc.filename and _inside(exc.filename, package_dir):
@@ -43,6 +44,35 @@ def describe(exc: BaseException, step: str | None, package_dir: str, hint=None, 
     if hint is not None:
         error["hint"] = hint(exc, source)
     return error
+
+
+def running_label(step: str | None, function: str | None) -> str | None:
+    """The program step, and the submission's function that was running when it failed if that is another one:
+    "calling MaxPoolingLayer.backward, in MaxPoolingLayer.backward_raw_book"."""
+    if not function:
+        return step
+    if not step:
+        return f"in {function}"
+    if step.endswith(function) or step.endswith(f"{function})"):
+        return step
+    return f"{step}, in {function}"
+
+
+def _running_function(tb, package_dir: str) -> str | None:
+    """The qualified name of the innermost submission function on the traceback (None at module level)."""
+    name = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if _inside(code.co_filename, package_dir):
+            name = _function_words(getattr(code, "co_qualname", code.co_name))
+        tb = tb.tb_next
+    return name
+
+
+def _function_words(qualname: str) -> str | None:
+    """"Layer.forward.<locals>.<listcomp>" -> "Layer.forward"; "<module>" -> None."""
+    parts = [part for part in qualname.split(".") if not part.startswith("<")]
+    return ".".join(parts) or None
 
 
 def _message(exc: BaseException) -> str:

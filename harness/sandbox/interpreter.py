@@ -17,6 +17,8 @@ whose key names its kind; each kind is one function registered with
     {"chain": {"layers": "vgg.layers", "names": "vgg.param_layer_name", "input": expr,
                "method": "forward", "capture": [...], "until": "softmax", "as": "acts"}}
     {"trace": {"call": "layer.forward_raw", "args": [...], "watch": ["forward_raw"], "as": "t"}}
+    {"bound": {"layers": "vgg.layers", "names": "vgg.param_layer_name", "classes": [...],
+               "attributes": ["forward"], "among": ["forward_raw", "forward_speedup"], "as": "paths"}}
 
 Dotted paths start at a namespace name and follow attributes. Expressions
 (args, kwargs, values) are JSON literals, {"ref": "name.attr"}, {"tuple":
@@ -128,6 +130,21 @@ class Interpreter:
                 raise                           # raised inside the submission's own code (a property)
             raise AttributeError(self.missing_words(owner, name), name=name, obj=owner) from None
 
+    def lookup(self, path: str):
+        """Like resolve, but a missing last attribute is reported as the call that was about to be made
+        ("calling MaxPoolingLayer.backward_raw_book"), not as whatever step ran before it."""
+        owner_path, _, name = path.rpartition(".") if isinstance(path, str) else ("", "", path)
+        if not owner_path:
+            return self.resolve(name)
+        owner = self.resolve(owner_path)
+        self.doing = f"calling {self.owner_words(owner)}.{name}"     # no progress report: a lookup cannot hang
+        return self.attribute(owner, name)
+
+    def owner_words(self, owner) -> str:
+        if isinstance(owner, types.ModuleType):
+            return self.short_module(owner.__name__)
+        return owner.__name__ if isinstance(owner, type) else type(owner).__name__
+
     def missing_words(self, owner, name: str) -> str:
         if not isinstance(owner, types.ModuleType):
             return f"{type(owner).__name__} object has no attribute {name!r}"
@@ -211,7 +228,7 @@ def _import(run: Interpreter, name: str, spec: dict) -> None:
 
 @step("call")
 def _call(run: Interpreter, target: str, spec: dict) -> None:
-    function = run.resolve(target)
+    function = run.lookup(target)
     args, kwargs = run.arguments(spec)
     repeat = spec.get("repeat", 1)
     if type(repeat) is not int or repeat < 1:
@@ -288,9 +305,10 @@ def _chain(run: Interpreter, chain: dict, spec: dict) -> None:
             layer = layers[name]
         except (KeyError, IndexError, TypeError):
             raise KeyError(f"{chain['layers']} has no entry for {name!r}, which {chain['names']} lists") from None
+        run.doing = f"running layer {name} ({type(layer).__name__}.{method})"
         forward = run.attribute(layer, method)
         run.callee = forward
-        run.report(f"running layer {name} ({type(layer).__name__}.{method})")
+        run.report(run.doing)
         current = forward(current)
         if name in capture:
             captured[name] = current
@@ -299,13 +317,58 @@ def _chain(run: Interpreter, chain: dict, spec: dict) -> None:
     run.assign(chain, captured)
 
 
+@step("bound")
+def _bound(run: Interpreter, bound: dict, spec: dict) -> None:
+    """Which course methods a container's layers have bound (the constructor's `type` switch), as indices.
+
+    {"layers": "vgg.layers", "names": "vgg.param_layer_name", "classes": [...], "attributes": ["forward", ...],
+     "among": ["forward_raw", "forward_speedup", ...], "as": "paths"} -> an int64 array, one row per layer
+    name: [index of the layer's class ("layers_2.ConvolutionalLayer") in classes, then per attribute the index
+    in among of the method it is bound to], -1 where nothing matches. Nothing is called; attributes are only
+    looked up.
+    """
+    layers, names = run.resolve(bound["layers"]), list(run.resolve(bound["names"]))
+    classes, attributes, among = list(bound["classes"]), list(bound["attributes"]), list(bound["among"])
+    run.report(f"reading which methods the layers of {bound['layers']} use")
+    rows = []
+    for name in names:
+        try:
+            layer = layers[name]
+        except (KeyError, IndexError, TypeError):
+            rows.append([-1] * (1 + len(attributes)))
+            continue
+        owner = type(layer)
+        qualified = f"{run.short_module(str(getattr(owner, '__module__', '')))}.{owner.__name__}"
+        row = [classes.index(qualified) if qualified in classes else -1]
+        for attribute in attributes:
+            row.append(_bound_index(layer, owner, attribute, among))
+        rows.append(row)
+    run.assign(bound, np.asarray(rows, dtype=np.int64).reshape(len(names), 1 + len(attributes)))
+
+
+def _bound_index(layer, owner: type, attribute: str, among: list) -> int:
+    try:
+        bound = getattr(layer, attribute)
+    except Exception:                       # absent, or a property of the submission's that raises
+        return -1
+    function = getattr(bound, "__func__", bound)
+    for index, name in enumerate(among):
+        try:
+            if getattr(owner, name, None) is function:
+                return index
+        except Exception:                   # a metaclass of the submission's that raises
+            continue
+    name = getattr(function, "__name__", None)
+    return among.index(name) if name in among else -1
+
+
 @step("trace")
 def _trace(run: Interpreter, trace: dict, spec: dict) -> None:
     """Call once under sys.settrace: [Python lines executed in the submission, calls of the watched names].
 
     The call itself is not counted among the watched calls, only what it calls.
     """
-    function = run.resolve(trace["call"])
+    function = run.lookup(trace["call"])
     args, kwargs = run.arguments(trace)
     run.callee = function
     run.report(f"tracing {run.describe_callable(function).removeprefix('calling ')}")

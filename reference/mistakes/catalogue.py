@@ -96,6 +96,17 @@ def conv_backward_no_crop(dout, x, weight, padding, stride):
     return padded, d_weight, d_bias
 
 
+def conv_backward_stride_ignored(dout, x, weight, padding, stride):
+    """hs = idxh instead of idxh * stride: top_diff[n, c, i, j] is sent to the window at (i, j), as if the
+    stride were 1. The same as the stride-1 backward of a top_diff that is zero beyond the strided output."""
+    batch, channels_out, out_h, out_w = dout.shape
+    kernel = weight.shape[1]
+    dense = np.zeros((batch, channels_out, x.shape[2] + 2 * padding - kernel + 1, x.shape[3] + 2 * padding - kernel + 1),
+                     dtype=dout.dtype)
+    dense[:, :, :out_h, :out_w] = dout
+    return _conv_backward(dense, x, weight, padding, 1)
+
+
 def conv_backward_weight_grad_transposed(dout, x, weight, padding, stride):
     dx, d_weight, d_bias = _conv_backward(dout, x, weight, padding, stride)
     return dx, d_weight[:, ::-1, ::-1, :], d_bias
@@ -244,6 +255,40 @@ def style_loss_backward_wrong_sign(x, style_features):
     return -style.style_loss_backward(x, style_features)
 
 
+def style_loss_forward_wrong_sign(x, style_features):
+    return -style.style_loss_forward(x, style_features)
+
+
+def style_loss_normalised_by_height(x, style_features):
+    """M = H (the height) where formula 3.13 has M = H * W: the divisor is (C H)^2, not (C H W)^2."""
+    return style.style_loss_forward(x, style_features) * x.shape[3] ** 2
+
+
+def style_loss_backward_normalised_by_height(x, style_features):
+    return style.style_loss_backward(x, style_features) * x.shape[3] ** 2
+
+
+def _style_normaliser(x):
+    n, c, h, w = x.shape
+    return n * c * c * h * h * w * w
+
+
+def _gram_difference_unfilled(x, style_features):
+    """G - A with the input's Gram matrix G left at the zeros it was allocated with: [N, C, C]."""
+    n, c = x.shape[:2]
+    return np.zeros((n, c, c)) - style.gram(style_features[:1])
+
+
+def style_loss_gram_never_filled(x, style_features):
+    return float(np.sum(np.square(_gram_difference_unfilled(x, style_features))) / (4 * _style_normaliser(x)))
+
+
+def style_loss_backward_gram_never_filled(x, style_features):
+    n, c = x.shape[:2]
+    difference = _gram_difference_unfilled(x, style_features)
+    return (difference.transpose(0, 2, 1) @ x.reshape(n, c, -1)).reshape(x.shape) / _style_normaliser(x)
+
+
 # --- Adam ---------------------------------------------------------------------------------
 
 def adam_without_bias_correction(param, grad, state, lr):
@@ -267,6 +312,16 @@ def adam_step_counted_after_use(param, grad, state, lr):
     return updated, state
 
 
+def adam_eps_inside_sqrt(param, grad, state, lr):
+    """m_hat / sqrt(v_hat + eps) where formula 3.17 has m_hat / (sqrt(v_hat) + eps)."""
+    state = dict(state or {"m": np.zeros_like(param), "v": np.zeros_like(param), "t": 0})
+    state["t"] += 1
+    state["m"] = 0.9 * state["m"] + 0.1 * grad
+    state["v"] = 0.999 * state["v"] + 0.001 * grad * grad
+    m_hat, v_hat = state["m"] / (1 - 0.9 ** state["t"]), state["v"] / (1 - 0.999 ** state["t"])
+    return param - lr * m_hat / np.sqrt(v_hat + 1e-8), state
+
+
 def adam_gradient_ascent(param, grad, state, lr):
     updated, state = optim.adam(param, grad, state, learning_rate=lr)
     return 2 * param - updated, state
@@ -275,7 +330,8 @@ def adam_gradient_ascent(param, grad, state, lr):
 # --- mistakes that are not a kernel ---------------------------------------------------------
 
 def _speedup_backward_without_weight_grad(modules):
-    """backward_speedup returns bottom_diff but never sets d_weight / d_bias (the course driver never looks)."""
+    """backward_speedup returns bottom_diff but never sets d_weight / d_bias (exp 3-3's driver compares
+    bottom_diff only, so it would not notice)."""
     layer_class = modules["layers_2"].ConvolutionalLayer
     original = layer_class.backward_speedup
 
@@ -313,6 +369,11 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("conv.backward_not_cropped", "conv_backward",
             "your bottom_diff is the gradient of the padded input: crop the padding off",
             conv_backward_no_crop),
+    Mistake("conv.backward_stride_ignored", "conv_backward",
+            "your backward ignores the stride: the window of top_diff[n, c, i, j] starts at row i*stride, column "
+            "j*stride of the padded input (as in the forward), yours starts at (i, j) (hs = idxh instead of "
+            "idxh * stride?), so bottom_diff and d_weight are wrong whenever the stride is above 1",
+            conv_backward_stride_ignored),
     Mistake("conv.backward_weight_flipped", "conv_backward",
             "your d_weight is rotated by 180 degrees", conv_backward_weight_grad_transposed),
     Mistake("conv.speedup_backward_no_weight_grad", "conv_backward",
@@ -373,6 +434,25 @@ MISTAKES: tuple[Mistake, ...] = (
             content_loss_backward_without_normalisation),
     Mistake("style_loss.no_normalisation", "style_loss_forward",
             "your style loss lacks the 1/(4 N C^2 H^2 W^2) of formula 3.13", style_loss_without_normalisation),
+    Mistake("style_loss.forward_sign", "style_loss_forward",
+            "your style loss is negative: it is a sum of squares, (G - A)^2, divided by a positive number "
+            "(formula 3.13); check the sign", style_loss_forward_wrong_sign),
+    Mistake("style_loss.normalised_by_height", "style_loss_forward",
+            "your style loss divides by (C*H)^2 instead of (C*H*W)^2: in formula 3.13 M is H*W, the number of "
+            "positions in a feature map, and you used the height alone (your loss is W^2 times too large)",
+            style_loss_normalised_by_height),
+    Mistake("style_loss.gram_never_filled", "style_loss_forward",
+            "your style loss is computed with the input's Gram matrix still all zeros: the loop that should fill "
+            "self.gram_input[idxn] never writes into it (an assignment to a local name instead?)",
+            style_loss_gram_never_filled),
+    Mistake("style_loss.backward_normalised_by_height", "style_loss_backward",
+            "your style loss gradient divides by N*(C*H)^2 instead of N*(C*H*W)^2: in formula 3.15 M is H*W, "
+            "and you used the height alone (your gradient is W^2 times too large)",
+            style_loss_backward_normalised_by_height),
+    Mistake("style_loss.backward_gram_never_filled", "style_loss_backward",
+            "your style loss gradient uses the input's Gram matrix still all zeros: the forward's loop that should "
+            "fill self.gram_input[idxn] never writes into it (an assignment to a local name instead?)",
+            style_loss_backward_gram_never_filled),
     Mistake("style_loss.backward_uses_style", "style_loss_backward",
             "your style loss backward multiplies (G - A) by the style image's features; formula 3.15 uses the "
             "input's features X", style_loss_backward_uses_style_features),
@@ -383,6 +463,9 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("adam.step_after_use", "adam_update",
             "your Adam increments the step after using it: the first bias correction divides by zero",
             adam_step_counted_after_use),
+    Mistake("adam.eps_inside_sqrt", "adam_update",
+            "your Adam divides by sqrt(v_hat + eps); formula 3.17 divides by sqrt(v_hat) + eps (eps outside the "
+            "square root), which differs wherever the gradients are small", adam_eps_inside_sqrt),
     Mistake("adam.ascent", "adam_update", "your Adam adds the update instead of subtracting it", adam_gradient_ascent),
 )
 
