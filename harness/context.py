@@ -66,6 +66,7 @@ class LabContext:
 class RunContext:
     lab: LabContext
     memo: dict = field(default_factory=dict)
+    timing_gate: object = None          # RunOptions.timing_gate: serialises speedup timing across a batch's workers
 
 
 def build_context(spec: LabSpec, weights: str | Path | None = None, image: str | Path | None = None) -> LabContext:

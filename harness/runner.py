@@ -41,6 +41,7 @@ class RunOptions:
     limits: object = None                    # LabLimits replacing the spec's (spec.override_limits), or None
     progress: object = None                  # progress(check, None) as a check starts, (check, result) as it ends
     python: str | None = None                # "2", "3" or "auto" (harness.era); None: the spec's python: key
+    timing_gate: object = None               # harness.timing_gate.TimingGate shared by a batch's workers; None: one check
 
 
 def check_submission(path: str | Path, spec: LabSpec, lab_context: LabContext,
@@ -85,7 +86,7 @@ def _era(submission: Submission, spec: LabSpec, options: RunOptions):
 def _run_checks(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions, era):
     """Every check in one session: (results, sandbox summary, run error, the first error classic division
     explains, when the era may be retried with Python 2 semantics; the run then stops there)."""
-    run_context = RunContext(lab_context)
+    run_context = RunContext(lab_context, timing_gate=options.timing_gate)
     results: list[CheckResult] = []
     sandbox_info, run_error = {}, ""
     try:
