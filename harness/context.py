@@ -27,6 +27,7 @@ class LabContext:
     expected_memo: dict = field(default_factory=dict)
     kit_store: object | None = None     # a harness.kit.KitStore in kit mode: inputs and expected values from a file
     kit_dir: Path | None = None
+    dlp: object | None = None           # harness.dlp.resources.DlpResources of a DLP lab (exp 2-2, 3-2)
 
     @functools.cached_property
     def vgg_params(self):
@@ -50,6 +51,8 @@ class LabContext:
             value = getattr(self, key)
             if value:
                 described[key.removesuffix("_path")] = str(value)
+        if self.dlp is not None:
+            described["dlp"] = self.dlp.describe()
         return described
 
     def protected_paths(self) -> list[Path]:
@@ -59,7 +62,7 @@ class LabContext:
     def readable_paths(self) -> list[Path]:
         """Files the sandboxed child may open (the course hands them to the student's code)."""
         return [path for path in (self.weights_path, self.image_path, self.content_image_path,
-                                  self.style_image_path) if path]
+                                  self.style_image_path) if path] + (self.dlp.readable_paths() if self.dlp else [])
 
 
 @dataclass
@@ -84,6 +87,9 @@ def build_context(spec: LabSpec, weights: str | Path | None = None, image: str |
     if needs.get("style_images"):
         context.content_image_path = _shipped("content")
         context.style_image_path = _shipped("style")
+    if needs.get("dlp"):
+        from .dlp.resources import DlpResources
+        context.dlp = DlpResources.prepare()
     return context
 
 

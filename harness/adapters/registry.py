@@ -6,7 +6,8 @@ import importlib
 from .base import Kind, KindConfigError  # noqa: F401  (re-exported for spec.py)
 
 _KINDS: dict[str, Kind] = {}
-_MODULES = ("aics_layers", "aics_vgg", "aics_timing", "aics_gradcheck", "function", "cs231n")
+_MODULES = ("aics_layers", "aics_vgg", "aics_timing", "aics_gradcheck", "function", "cs231n",
+            "harness.dlp.kinds")         # a dotted name is a module path of its own
 _loaded = False
 
 
@@ -22,7 +23,7 @@ def _load_all() -> None:
     if not _loaded:
         _loaded = True
         for module in _MODULES:
-            importlib.import_module(f"{__package__}.{module}")
+            importlib.import_module(module if "." in module else f"{__package__}.{module}")
 
 
 def get(name: str) -> Kind | None:
