@@ -56,6 +56,10 @@ def match_catalogue(kind, check, case, arrays, expected, actual, failed: list[st
         covered = [name for name in failed if name in produced]
         if not covered:
             continue
+        if hasattr(kind, "mistake_outputs"):    # it must also leave right what the submission got right
+            right = [name for name in expected if name not in failed and name in produced]
+            if not all(_same(check, produced[name], actual.get(name)) for name in right):
+                continue
         if all(_reproduces(check, produced[name], actual.get(name)) for name in covered):
             return mistake.summary
         wrong_shapes = [name for name in covered if isinstance(actual.get(name), np.ndarray)
@@ -75,6 +79,13 @@ def _reproduces(check, produced, actual_value) -> bool:
         # a mistake that overflows: the student's output must show the same non-finite pattern
         return bool(np.array_equal(np.isfinite(produced), np.isfinite(actual_value.astype(np.float64))))
     return compare_arrays("variant", produced, actual_value, check.tolerance).ok
+
+
+def _same(check, produced, actual_value) -> bool:
+    """Whether a value the submission got right is also what the candidate mistake computes (integers exactly)."""
+    if isinstance(actual_value, np.ndarray) and actual_value.dtype.kind in "biu":
+        return bool(np.array_equal(produced, actual_value))
+    return _reproduces(check, produced, actual_value)
 
 
 def _copies(arrays: dict) -> dict:

@@ -41,6 +41,7 @@ class DropoutCheck(StatementKind):
                        "mask_seed": {"type": "integer", "minimum": 0}}
     required_case_keys = ("N", "D", "p", "mask_seed")
     outputs = (OutputSpec("scale", shape_policy="squeeze", label="out / x where kept"),
+               OutputSpec("dx_scale", shape_policy="squeeze", label="dx / dout where kept"),
                OutputSpec("test_out", label="test-mode out"))
 
     def validate(self, check):
@@ -75,7 +76,8 @@ class DropoutCheck(StatementKind):
         return False
 
     def expected(self, check, case, arrays, ctx):
-        return {"scale": np.asarray(1.0 / self.keep(check, case)), "test_out": arrays["x"]}
+        scale = np.asarray(1.0 / self.keep(check, case))
+        return {"scale": scale, "dx_scale": scale, "test_out": arrays["x"]}
 
     def execute(self, session, check, case, arrays, ctx):
         compiler = self.compile_for(check, case.params).compiler
@@ -90,8 +92,11 @@ class DropoutCheck(StatementKind):
         if not isinstance(out, np.ndarray) or out.shape != arrays["x"].shape or out.dtype.kind != "f":
             return {}
         kept = out != 0
-        ratios = out[kept].astype(np.float64) / arrays["x"][kept]
-        return {"scale": np.asarray(np.median(ratios) if ratios.size else 0.0), "kept": kept}
+        derived = {"scale": _median_ratio(out, arrays["x"], kept), "kept": kept}
+        dx = values.get("dx")
+        if isinstance(dx, np.ndarray) and dx.shape == out.shape and dx.dtype.kind == "f":
+            derived["dx_scale"] = _median_ratio(dx, arrays["dout"], kept)
+        return derived
 
     def mistake_outputs(self, check, mistake, arrays, case, ctx=None) -> dict:
         from ..mutation import patched
@@ -117,6 +122,11 @@ class DropoutCheck(StatementKind):
                                    f"by {keep:g}: out / x is {1 / keep:.6g})")]
         comparisons.append(self._named(compare_arrays("train-mode out", x * kept / keep, out, EXACTISH), "out",
                                        "(each output must be 0 or x / p)"))
+        if "dx_scale" in actual:
+            comparisons.append(self._named(compare_arrays("dx / dout where kept", expected["dx_scale"],
+                                                          actual["dx_scale"], EXACTISH, None, "squeeze"), "dx_scale",
+                                           f"(the backward scales the kept gradients by 1 / {keep:g} as the "
+                                           "forward scaled the values)"))
         fraction, sigma = float(kept.mean()), np.sqrt(keep * (1 - keep) / kept.size)
         comparison = Comparison("fraction kept", None, "", {"kept_fraction": fraction, "expected": keep,
                                                             "allowed": 5 * sigma})
@@ -143,3 +153,9 @@ class DropoutCheck(StatementKind):
         if not comparison.ok and comparison.problem == "values":
             comparison.message += f" {explanation}"
         return comparison
+
+
+def _median_ratio(values: np.ndarray, base: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The typical value of values / base where the forward kept a value (0 when it kept none)."""
+    ratios = values[kept].astype(np.float64) / base[kept]
+    return np.asarray(np.median(ratios) if ratios.size else 0.0)

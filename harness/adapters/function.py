@@ -219,14 +219,13 @@ class StatementKind(Kind):
 
     def kernels(self, check) -> list[str]:
         """The catalogue kernels this check exercises, named below ``reference.``
-        (``cs231n.layers.batchnorm_forward``): options.kernels, else every function its statements call."""
-        if "kernels" in check.options:
-            return list(check.options["kernels"])
+        (``cs231n.layers.batchnorm_forward``): every function its statements call, and options.kernels (what
+        those call in turn, e.g. a classifier's regularization)."""
         package = check.options.get("reference") or check.reference
         if not package:
-            return []
+            return list(check.options.get("kernels", []))
         prefix = package.removeprefix("reference.") + "."
-        modules, found = self.modules(check), []
+        modules, found = self.modules(check), list(check.options.get("kernels", []))
         compiled = self.compile_for(check, _placeholder_params(check))
         for path in compiled.called:
             alias, _, rest = path.partition(".")
@@ -563,7 +562,8 @@ class GradientCheck(StatementKind):
                 results[name]["analytic"].append(float(gradient.reshape(-1)[where]))
         # Differences of L carry rounding of about eps * |L| / step: a derivative smaller than the floor
         # below (a bias before batch norm, whose true gradient is 0) is judged in absolute terms.
-        floor = 1e-8 * max(1.0, abs(weight(output)))
+        noise = 20 * float(np.finfo(np.dtype(actual["dtype"])).eps) / step
+        floor = max(1e-8, noise) * max(1.0, abs(weight(output)))
         return [self.judge(check, name, result, tolerance, step, floor) for name, result in results.items()]
 
     def judge(self, check, name: str, result: dict, tolerance: float, step: float, floor: float) -> Comparison:

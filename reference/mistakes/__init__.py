@@ -28,4 +28,13 @@ Kernel signatures (the course's layouts: NCHW, conv weight [Cin, K, K, Cout]):
     content_loss_backward(x, target) / style_loss_backward(x, style) -> dx
     adam_update(param, grad, state, lr) -> (param, state)
 """
-from .catalogue import MISTAKES, CorrectVariant, Mistake, by_kernel, correct_variants  # noqa: F401
+from . import cs231n as _cs231n
+from .catalogue import MISTAKES as _AICS_MISTAKES
+from .catalogue import CorrectVariant, Mistake, correct_variants  # noqa: F401
+
+# Each lab family's mistakes live in a module of their own; MISTAKES is all of them.
+MISTAKES = _AICS_MISTAKES + _cs231n.MISTAKES
+
+
+def by_kernel(kernel: str) -> list[Mistake]:
+    return [mistake for mistake in MISTAKES if mistake.kernel == kernel and mistake.variant is not None]
