@@ -14,7 +14,7 @@ from .context import LabContext, build_context
 from .report.html import write_html
 from .errors import HarnessError
 from .results import SubmissionResult
-from .runner import RunOptions, check_submission, unreadable_submission
+from .runner import RunOptions, check_submission, require_isolation, unreadable_submission
 from .selection import select_checks
 from .spec import LabSpec, available_labs, load_spec, override_limits
 
@@ -28,8 +28,8 @@ def labs(specs_dir: Path | None = None) -> list[LabSpec]:
 
 def check(path: str | Path, lab: str | None = None, *, weights: str | Path | None = None,
           image: str | Path | None = None, only: list[str] | None = None, compat: bool = True,
-          namespaces: str = "auto", context: LabContext | None = None,
-          limits: dict[str, str] | None = None, progress=None) -> SubmissionResult:
+          isolation: str = "bwrap", context: LabContext | None = None,
+          limits: dict[str, str] | None = None, progress=None, python: str | None = None) -> SubmissionResult:
     """Check one submission (a directory or a .zip) against one lab.
 
     ``only``: check ids to run (with the checks they depend on); an unknown id is a HarnessError that
@@ -41,8 +41,8 @@ def check(path: str | Path, lab: str | None = None, *, weights: str | Path | Non
     spec = context.spec if context else load_spec(lab)
     selected = select_checks(spec, only)
     context = context or build_context(spec, weights=weights, image=image)
-    options = RunOptions(only=selected, compat=compat, namespaces=namespaces,
-                         limits=override_limits(spec.limits, limits) if limits else None)
+    options = RunOptions(only=selected, compat=compat, isolation=isolation,
+                         limits=override_limits(spec.limits, limits) if limits else None, python=python)
     if progress is not None and hasattr(options, "progress"):
         options.progress = progress
     return check_submission(Path(path), spec, context, options)
@@ -63,7 +63,8 @@ class GradedSubmission:
 
 
 def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, weights=None, image=None,
-          compat: bool = True, on_result=None, limits: dict[str, str] | None = None) -> list[GradedSubmission]:
+          compat: bool = True, on_result=None, limits: dict[str, str] | None = None, python: str | None = None,
+          isolation: str = "bwrap") -> list[GradedSubmission]:
     """Grade every submission under ``directory`` into ``out``.
 
     Layout: ``directory/<lab>/<name>/`` (the lab from the folder name) or, with
@@ -73,6 +74,7 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
     directory, out = Path(directory), Path(out)
     if not directory.is_dir():
         raise HarnessError(f"{directory}: not a directory")
+    require_isolation(isolation)                    # before any grading: one clear message, exit status 2
     graded = []
     for lab_name, submissions in _discover(directory, lab).items():
         spec = load_spec(lab_name)
@@ -81,7 +83,8 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
         context = build_context(spec, weights=weights, image=image)
         for submission in submissions:
             try:
-                result = check(submission, spec.lab, compat=compat, context=context, limits=limits)
+                result = check(submission, spec.lab, compat=compat, context=context, python=python, limits=limits,
+                               isolation=isolation)
             except HarnessError as error:         # this submission's archive, not the run: grade the others
                 result = unreadable_submission(submission, spec, str(error))
             json_path = out / spec.lab / f"{_safe_name(submission.name)}.json"

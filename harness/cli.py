@@ -1,18 +1,25 @@
 """`harness`: a thin command line over harness.api.
 
-Exit status of `check`: 0 when every check passed, 1 when a check did not
-pass, 2 when the harness itself could not run (bad arguments, a broken spec,
-an unreadable file); the message is one line, with the traceback only under
---debug. `grade` exits 0 once every submission is graded (the grades, good or
-bad, are in the reports) and 2 when it could not grade.
+    harness check PATH --lab LAB [--only ID[,ID...]] [--json FILE] [--html FILE] ...
+    harness grade DIR [--out DIR] [--lab LAB] ...
+    harness labs [LAB]                   the labs; with LAB, its checks (ids, points, tiers)
+    harness kit --lab LAB --out DIR      a student kit (check.pyz)
+    harness --version
+
+Exit status of `check`: 0 when every (selected) check passed, 1 when a check did not pass, 2 when the
+harness itself could not run (bad arguments, a broken spec, an unreadable file); the message is one
+line, with the traceback only under --debug (accepted before or after the command). `grade` exits 0
+once every submission is graded (the grades, good or bad, are in the reports) and 2 when it could not
+grade. Every option's help states its default.
 """
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 from pathlib import Path
 
-from . import api
+from . import __version__, api
 from .errors import HarnessError
 
 EXIT_OK, EXIT_FAILED_CHECKS, EXIT_HARNESS_ERROR = 0, 1, 2
@@ -20,7 +27,9 @@ EXIT_OK, EXIT_FAILED_CHECKS, EXIT_HARNESS_ERROR = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error(_unexpected(extra, args))
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_HARNESS_ERROR
@@ -39,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _unexpected(extra: list[str], args) -> str:
+    words = " ".join(extra)
+    if getattr(args, "only", None):
+        return (f"unexpected argument(s) {words!r}: --only takes one check id or a comma-separated list "
+                "(--only a,b or --only a --only b), and the submission path is given once")
+    return f"unrecognized arguments: {words}"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors, like the harness's own (exit status 2, no usage dump)."""
 
@@ -47,45 +64,70 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description="Check deep-learning-from-scratch lab submissions.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of harness errors")
-    commands = parser.add_subparsers(title="commands", parser_class=_Parser)
+    parser = _Parser(prog="harness", description="Check and grade deep-learning-from-scratch lab submissions.",
+                     epilog="`harness COMMAND --help` describes a command and its options.")
+    parser.add_argument("--version", action="version",
+                        version=f"harness {__version__} (nnlab-harness, Python {platform.python_version()})",
+                        help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show the traceback of a harness error (default: one line); also after the command")
+    # The same switch after the command: SUPPRESS keeps a subcommand from resetting a --debug given before it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of a harness error (default: one line)")
+    commands = parser.add_subparsers(title="commands", parser_class=_Parser, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="check one submission",
-                                description="Check one submission (a directory holding stu_upload/, or a .zip). "
-                                            "Example: harness check my_exp_dir --lab aics-exp3-3")
-    check.add_argument("path", type=Path)
-    check.add_argument("--lab", required=True, help="lab name (see `harness labs`) or a spec .yaml file")
+    check = commands.add_parser("check", parents=[debug], help="check one submission",
+                                description="Check one submission (a directory holding stu_upload/, stu_upload/ "
+                                            "itself, or a .zip/.tar.gz of either). "
+                                            "Example: harness check my_exp_dir --lab aics-exp3-3 --html report.html")
+    check.add_argument("path", type=Path, help="the submission")
+    check.add_argument("--lab", required=True, help="lab name (see `harness labs`) or a spec .yaml file (required)")
+    check.add_argument("--only", action="append", metavar="ID[,ID...]",
+                       help="run only these check ids and the checks they depend on; repeatable "
+                            "(default: every check; ids: `harness labs LAB`)")
+    check.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON (default: no file)")
+    check.add_argument("--html", type=Path, metavar="FILE",
+                       help="write a self-contained HTML report (default: no file)")
     _resources(check)
-    check.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
-    check.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
-    check.add_argument("--only", nargs="+", metavar="CHECK", help="run only these check ids")
-    check.add_argument("--verbose", "-v", action="store_true", help="explain passing and skipped checks too")
+    check.add_argument("--progress", choices=("auto", "live", "plain", "off"), default="auto",
+                       help="what to show while checks run, on stderr: a live line with the running check and its "
+                            "time, plain lines, or nothing (default: auto, live on a terminal, plain otherwise)")
+    check.add_argument("--verbose", "-v", action="store_true",
+                       help="explain passing and skipped checks too (default: only the failures)")
     check.set_defaults(command=_check)
 
-    grade = commands.add_parser("grade", help="grade a folder of submissions into a reports folder",
+    grade = commands.add_parser("grade", parents=[debug], help="grade a folder of submissions into a reports folder",
                                 description="Grade every submission under DIR (DIR/<lab>/<name>/, or DIR/<name>/ "
                                             "with --lab). Example: harness grade submissions --out reports")
-    grade.add_argument("directory", type=Path)
-    grade.add_argument("--out", type=Path, default=Path("reports"))
-    grade.add_argument("--lab", help="the lab of every submission in DIR")
+    grade.add_argument("directory", type=Path, help="the folder of submissions")
+    grade.add_argument("--out", type=Path, default=Path("reports"),
+                       help="where the results and reports go (default: reports)")
+    grade.add_argument("--lab", help="the lab of every submission in DIR (default: from DIR's folder names)")
     _resources(grade)
     grade.set_defaults(command=_grade)
 
-    labs = commands.add_parser("labs", help="list the labs")
+    labs = commands.add_parser("labs", parents=[debug], help="list the labs, or one lab's checks",
+                               description="Without LAB: every lab with its title, checks and points. With LAB: "
+                                           "its checks with ids, points and the tiers (levels) that require them.")
+    labs.add_argument("lab", nargs="?", help="a lab name or spec .yaml file (default: list all labs)")
     labs.set_defaults(command=_labs)
 
-    kit = commands.add_parser("kit", help="write a student self-check kit",
-                              description="Write what a course hands students for self-checking: the spec's public "
-                                          "cases with expected values, and reference-free checks. "
+    kit = commands.add_parser("kit", parents=[debug], help="write a student self-check kit (check.pyz)",
+                              description="Write DIR/check.pyz and DIR/README.txt: a checker students run with only "
+                                          "Python 3.9+ and NumPy (python3 check.pyz PATH), holding the lab's public "
+                                          "cases with their expected values and no reference code. "
                                           "Example: harness kit --lab aics-exp3-3 --out kit/")
-    kit.add_argument("--lab", required=True)
-    kit.add_argument("--out", type=Path, required=True)
+    kit.add_argument("--lab", required=True, help="lab name or spec .yaml file (required)")
+    kit.add_argument("--out", type=Path, required=True, help="the folder to write the kit into (required)")
     kit.add_argument("--weights", type=Path, metavar="FILE",
-                     help="the weights file the students have (includes the VGG19 checks)")
-    kit.add_argument("--image", type=Path, metavar="FILE")
+                     help="the VGG19 weights file the students have: includes the VGG19 checks, which then verify "
+                          "the student's file is the same (default: those checks are left out)")
+    kit.add_argument("--image", type=Path, metavar="FILE",
+                     help="the image the students classify (default: the shipped sample)")
     kit.add_argument("--python", choices=("2", "3", "auto"), default=None,
-                     help="the semantics the kit runs student code with by default (default: the spec's)")
+                     help="the semantics the kit runs student code with unless the student says otherwise "
+                          "(default: the spec's python: key)")
     kit.set_defaults(command=_kit)
     return parser
 
@@ -95,10 +137,17 @@ def _resources(parser: argparse.ArgumentParser) -> None:
                         help="imagenet-vgg-verydeep-19.mat (default: $HARNESS_VGG19_WEIGHTS, else synthetic weights)")
     parser.add_argument("--image", type=Path, metavar="FILE", help="image to classify (default: the shipped sample)")
     parser.add_argument("--no-compat", dest="compat", action="store_false",
-                        help="do not emulate removed APIs (np.float, scipy.misc.imread ...)")
+                        help="do not emulate removed APIs such as np.float, scipy.misc.imread (default: emulate)")
     parser.add_argument("--limit", action="append", default=[], metavar="KEY=VALUE", type=_limit,
                         help="override one of the spec's resource limits of the submission's process, e.g. "
-                             "address_space=8G, cpu_time=600, open_files=128 (repeatable)")
+                             "address_space=8G, cpu_time=600, open_files=128; repeatable (default: the spec's)")
+    parser.add_argument("--python", choices=("2", "3", "auto"), default=None,
+                        help="run student code as Python 2.7 (translated, classic division), 3, or decide per "
+                             "submission from its code (auto) (default: the spec's python: key, auto)")
+    parser.add_argument("--isolation", choices=("bwrap", "fallback"), default="bwrap",
+                        help="bwrap: run submissions under bubblewrap with a seccomp filter, or refuse when it is "
+                             "missing; fallback: the best isolation this machine has, recorded in each result "
+                             "(default: bwrap)")
 
 
 def _limit(text: str) -> tuple[str, str]:
@@ -109,18 +158,25 @@ def _limit(text: str) -> tuple[str, str]:
 
 
 def _check(args) -> int:
+    from .progress import live_progress
     from .report.console import format_result
+    from .selection import parse_only, select_checks
     from .spec import load_spec
 
-    result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=args.only,
-                       compat=args.compat, limits=dict(args.limit))
-    print(format_result(result, load_spec(args.lab), verbose=args.verbose))
+    spec = load_spec(args.lab)
+    only = parse_only(args.only)
+    selected = select_checks(spec, only)
+    with live_progress(sys.stderr, args.progress, ids=list(selected or [c.id for c in spec.checks])) as progress:
+        result = api.check(args.path, args.lab, weights=args.weights, image=args.image, only=only,
+                           compat=args.compat, limits=dict(args.limit), python=args.python, isolation=args.isolation,
+                           progress=progress)
+    print(format_result(result, spec, verbose=args.verbose))
     if args.json:
         result.write_json(args.json)
     if args.html:
         from .report.html import write_html
-        write_html(result, args.html, load_spec(args.lab).tiers)
-    return EXIT_OK if result.all_passed or _only_selected(result, args.only) else EXIT_FAILED_CHECKS
+        write_html(result, args.html, spec.tiers)
+    return EXIT_OK if result.all_passed or _only_selected(result, only) else EXIT_FAILED_CHECKS
 
 
 def _only_selected(result, only) -> bool:
@@ -133,7 +189,8 @@ def _grade(args) -> int:
         print(f"{item.result.lab}/{item.name}: {item.result.score:g}/{item.result.max_score:g}{level}", flush=True)
 
     graded = api.grade(args.directory, args.out, lab=args.lab, weights=args.weights, image=args.image,
-                       compat=args.compat, on_result=progress, limits=dict(args.limit))
+                       compat=args.compat, on_result=progress, limits=dict(args.limit), python=args.python,
+                       isolation=args.isolation)
     print(f"graded {len(graded)} submissions into {args.out}")
     return EXIT_OK
 
@@ -148,6 +205,11 @@ def _kit(args) -> int:
 
 
 def _labs(args) -> int:
+    if args.lab:
+        from .selection import format_check_list
+        from .spec import load_spec
+        print(format_check_list(load_spec(args.lab)))
+        return EXIT_OK
     for spec in api.labs():
         print(f"{spec.lab:<14} {spec.title}  ({len(spec.checks)} checks, {spec.max_score:g} points)")
     return EXIT_OK

@@ -47,6 +47,9 @@ SUPPORTED_PYTHON = "3.9"
 INSTRUCTOR_ONLY = ("cli.py", "api.py", "kit.py", "yamlpos.py", "mutation.py", "__main__.py", "batch", "schemas",
                    "_specs")
 ENGINE_DATA = ("*.j2",)
+# Pure-Python libraries the engine imports where they are needed, carried when installed here (with their
+# licences): fissix (PSF licence) translates Python 2.7-era code, appdirs (MIT) is fissix's one dependency.
+VENDORED = ("fissix", "appdirs")
 
 
 def make_kit(lab: str, out: Path, weights: Path | None = None, image: Path | None = None,
@@ -197,8 +200,32 @@ def engine_files() -> list[tuple[Path, str]]:
     return chosen
 
 
+def vendored_files() -> list[tuple[Path, str]]:
+    """(source file, name in the archive) of the vendored libraries found here: sources, grammar files
+    and licence texts, never bytecode or tests."""
+    import importlib.util
+    chosen = []
+    for name in VENDORED:
+        found = importlib.util.find_spec(name)
+        if found is None or found.origin is None:
+            continue
+        origin = Path(found.origin)
+        if found.submodule_search_locations:
+            package = origin.parent
+            for path in sorted(package.rglob("*")):
+                relative = path.relative_to(package)
+                if path.is_file() and path.suffix in (".py", ".txt") and not {"__pycache__", "tests"} & set(relative.parts):
+                    chosen.append((path, f"{name}/{relative.as_posix()}"))
+        else:
+            chosen.append((origin, origin.name))
+        site = origin.parent.parent if found.submodule_search_locations else origin.parent
+        for licence in sorted(site.glob(f"{name}-*.dist-info/LICENSE*")):
+            chosen.append((licence, f"licences/{name}-{licence.name}"))
+    return chosen
+
+
 def _copy_engine(staging: Path) -> None:
-    for source, name in engine_files():
+    for source, name in engine_files() + vendored_files():
         target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)

@@ -126,9 +126,16 @@ def run_options(**wanted):
     return RunOptions(**{key: value for key, value in wanted.items() if key in known})
 
 
+class _Parser(argparse.ArgumentParser):
+    """One-line argument errors (exit status 2), like the kit's other errors."""
+
+    def error(self, message: str):
+        self.exit(EXIT_HARNESS_ERROR, f"check.pyz: error: {message} (see `python check.pyz --help`)\n")
+
+
 def _parser(manifest: dict) -> argparse.ArgumentParser:
     lab = manifest.get("lab", "the lab")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python check.pyz",
         description=f"Self-check kit for {lab}: runs the lab's public cases against your code. "
                     "Passing it does not guarantee full marks: grading also uses hidden cases.",
@@ -149,8 +156,12 @@ def _parser(manifest: dict) -> argparse.ArgumentParser:
     parser.add_argument("--python", choices=("2", "3", "auto"), default=None,
                         help="run your code with Python 2 or 3 semantics (default: the kit's, "
                              f"{manifest.get('python') or 'auto'})")
-    parser.add_argument("--verbose", "-v", action="store_true", help="explain passing and skipped checks too")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of a kit error")
+    parser.add_argument("--progress", choices=("auto", "live", "plain", "off"), default="auto",
+                        help="what to show while checks run: a live line, plain lines, or nothing "
+                             "(default: auto, live on a terminal, plain otherwise)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="explain passing and skipped checks too (default: only the failures)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a kit error (default: one line)")
     parser.add_argument("--version", action="version",
                         version=f"nnlab-harness {manifest.get('harness_version', __version__)} kit for {lab}, made "
                                 f"{manifest.get('created', '?')}")
@@ -160,7 +171,12 @@ def _parser(manifest: dict) -> argparse.ArgumentParser:
 def main(argv: list[str] | None, kit_dir: Path) -> int:
     """The kit's command line; ``kit_dir`` holds spec.json, expected.npz, manifest.json (and the image)."""
     manifest = _manifest_for_help(kit_dir)
-    args = _parser(manifest).parse_args(argv)
+    parser = _parser(manifest)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error(f"unexpected argument(s) {' '.join(extra)!r}" + (
+            ": --only takes one check id or a comma-separated list (--only a,b or --only a --only b), and the "
+            "folder is given once" if args.only else ""))
     try:
         return _check(args, Path(kit_dir))
     except HarnessError as error:
@@ -202,7 +218,7 @@ def _check(args, kit_dir: Path) -> int:
     if args.html:
         _require_html_libraries()
     ids = list(selected) if selected else [check.id for check in spec.checks]
-    with live_progress(sys.stderr, ids=ids, prefix="check.pyz: ") as progress:
+    with live_progress(sys.stderr, args.progress, ids=ids, prefix="check.pyz: ") as progress:
         options = run_options(only=selected, python=args.python or manifest.get("python"), progress=progress)
         result = check_submission(args.path, spec, context, options)
     print(format_result(result, None, verbose=args.verbose))

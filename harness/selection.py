@@ -63,7 +63,9 @@ def format_check_list(spec) -> str:
     for check in spec.checks:
         tiers = ",".join(tiers_of.get(check.id, [])) or "-"
         hidden = sum(not case.public for case in check.cases)
-        what = "property" if check.is_property else f"{len(check.cases)} cases" + (f", {hidden} hidden" if hidden else "")
+        count = len(check.cases)
+        what = "property" if check.is_property else f"{count} case{'s' if count != 1 else ''}" + (
+            f", {hidden} hidden" if hidden else "")
         lines.append(f"  {check.id:<{width}}  {check.points:>6g}  {tiers:<9} {check.title} ({what})")
     lines.append(f"  {'total':<{width}}  {spec.max_score:>6g}")
     if spec.tiers:

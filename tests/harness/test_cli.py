@@ -7,6 +7,7 @@ the documented schema. Runs go through harness.cli.main in-process (aics-exp2-1,
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
@@ -31,12 +32,18 @@ EXP2_NO_SHIFT = SUBMISSIONS / "aics-exp2-1" / "softmax-no-shift"           # NaN
 EXP3_1 = SUBMISSIONS / "aics-exp3-1" / "correct-vectorized"
 SPEC_2_1 = ROOT / "specs" / "aics-exp2-1.yaml"
 LABS = ("aics-exp2-1", "aics-exp3-1", "aics-exp3-3")
+PROGRESS_LINE = re.compile(r"^harness: \[ *\d+/\d+\] checking \S+$")
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = cli.main([str(arg) for arg in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def without_progress(err: str) -> str:
+    """stderr without the progress lines a check prints when stderr is not a terminal."""
+    return "".join(line for line in err.splitlines(keepends=True) if not PROGRESS_LINE.match(line))
 
 
 def assert_one_line_error(err: str, *needles: str) -> str:
@@ -56,7 +63,7 @@ def assert_one_line_error(err: str, *needles: str) -> str:
 def test_correct_submission_exits_0(capsys):
     code, out, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--only", "relu.backward")
     assert code == 0, out + err
-    assert err == ""
+    assert without_progress(err) == ""
     # --only pulls in the dependency; both ran and passed, the rest is reported as skipped
     assert re.search(r"PASS\s+relu\.forward\b", out) and re.search(r"PASS\s+relu\.backward\b", out), out
     assert re.search(r"SKIP\s+fc\.forward\b", out), out
@@ -65,13 +72,13 @@ def test_correct_submission_exits_0(capsys):
 def test_failing_check_exits_1(capsys):
     code, out, err = run(capsys, "check", EXP2_RELU_WRONG, "--lab", "aics-exp2-1", "--only", "relu.backward")
     assert code == 1, out + err
-    assert err == ""
+    assert without_progress(err) == ""
     assert re.search(r"FAIL\s+relu\.backward\b", out), out
 
 
 def test_only_judges_the_selected_checks(capsys):
     """A submission whose relu.backward is wrong still exits 0 when only checks it gets right are selected."""
-    code, out, _ = run(capsys, "check", EXP2_RELU_WRONG, "--lab", "aics-exp2-1", "--only", "fc.forward", "relu.forward")
+    code, out, _ = run(capsys, "check", EXP2_RELU_WRONG, "--lab", "aics-exp2-1", "--only", "fc.forward,relu.forward")
     assert code == 0, out
     assert re.search(r"SKIP\s+relu\.backward\b", out), out
 
@@ -274,7 +281,7 @@ def test_directory_without_the_labs_files_fails_its_checks(capsys, tmp_path):
     json_path = tmp_path / "result.json"
     code, out, err = run(capsys, "check", tmp_path, "--lab", "aics-exp2-1", "--json", json_path)
     assert code == 1, out + err
-    assert err == ""
+    assert without_progress(err) == ""
     assert "layers_1.py is missing from the submission" in out
     checks = json.loads(json_path.read_text())["checks"]
     independent = [check for check in checks if check["id"] in ("fc.forward", "relu.forward", "softmax.forward")]
@@ -307,7 +314,7 @@ def test_json_schema(capsys, tmp_path):
     """softmax-no-shift: relu.forward passes, softmax.forward fails (NaN output), the rest is skipped."""
     json_path = tmp_path / "out" / "result.json"
     code, _, _ = run(capsys, "check", EXP2_NO_SHIFT, "--lab", "aics-exp2-1", "--only", "relu.forward",
-                     "softmax.forward", "--json", json_path)
+                     "--only", "softmax.forward", "--json", json_path)
     assert code == 1
     data = json.loads(json_path.read_text(), parse_constant=_no_nan)
     assert {"lab", "submission", "score", "max_score", "level", "checks"} <= set(data)
@@ -343,3 +350,117 @@ def test_argument_errors_are_one_line(argv, words, capsys):
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("harness: error: ") and words in error
+
+
+# --- the command line itself: version, --debug anywhere, help, labs LAB, --only, progress ---------------
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--version"])
+    assert stopped.value.code == 0
+    from harness import __version__
+    assert capsys.readouterr().out.startswith(f"harness {__version__} ")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_in_any_position(where):
+    argv = ["check", str(EXP2_CORRECT), "--lab", "aics-exp9-9"]
+    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
+    with pytest.raises(SpecError, match="aics-exp9-9"):
+        cli.main(argv)
+
+
+def _parsers():
+    parser = cli._parser()
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return [("harness", parser)] + list(commands.choices.items())
+
+
+def test_every_option_has_help_stating_its_default():
+    missing = []
+    for name, parser in _parsers():
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                continue
+            text = action.help or ""
+            if not text or (action.option_strings and "default" not in text and "required" not in text):
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}: {text!r}")
+    assert missing == []
+    assert {"check", "grade", "labs", "kit"} <= {name for name, _ in _parsers()}
+
+
+def test_labs_lab_lists_checks_with_ids_points_and_tiers(capsys):
+    code, out, err = run(capsys, "labs", "aics-exp3-1")
+    assert code == 0 and err == ""
+    from harness.spec import load_spec
+    spec = load_spec("aics-exp3-1")
+    for check in spec.checks:
+        row = next(line for line in out.splitlines() if line.split()[:1] == [check.id])
+        assert f" {check.points:g} " in row, row
+        tiers = [str(tier.level) for tier in spec.tiers if check.id in tier.requires]
+        assert (",".join(tiers) or "-") in row.split(), row
+    assert "tiers (level): 60" in out and "80" in out and "100" in out
+
+
+@pytest.mark.parametrize("form", [["--only", "relu.forward,softmax.forward"],
+                                  ["--only", "relu.forward", "--only", "softmax.forward"],
+                                  ["--only", "relu.forward, softmax.forward"]])
+def test_only_forms(capsys, form):
+    code, out, _ = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", *form)
+    assert code == 0, out
+    assert re.search(r"PASS\s+relu\.forward\b", out) and re.search(r"PASS\s+softmax\.forward\b", out), out
+    assert re.search(r"SKIP\s+fc\.forward\b", out), out
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--lab", "aics-exp2-1", "--only", "relu.forward", "softmax.forward", "SUBMISSION"],
+    ["check", "SUBMISSION", "--lab", "aics-exp2-1", "--only", "relu.forward", "softmax.forward"],
+])
+def test_only_never_swallows_the_path(capsys, argv):
+    argv = [str(EXP2_CORRECT) if part == "SUBMISSION" else part for part in argv]
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, "--only a,b")
+
+
+def test_misspelled_check_id_gets_a_suggestion(capsys):
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--only", "softmax.bakward")
+    assert code == 2
+    assert_one_line_error(err, "'softmax.bakward'", "did you mean 'softmax.backward'", "harness labs aics-exp2-1")
+
+
+def test_progress_is_plain_lines_off_a_terminal(capsys):
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--only", "relu.backward")
+    assert code == 0
+    assert err.splitlines() == ["harness: [1/2] checking relu.forward", "harness: [2/2] checking relu.backward"]
+    code, _, err = run(capsys, "check", EXP2_CORRECT, "--lab", "aics-exp2-1", "--only", "relu.forward",
+                       "--progress", "off")
+    assert code == 0 and err == ""
+
+
+def test_progress_is_a_live_line_on_a_terminal():
+    """The running check and its time, rewritten in place while it runs, erased when it ends."""
+    import io
+    import time
+    from types import SimpleNamespace
+
+    from harness.progress import TICK_SECONDS, live_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    check = SimpleNamespace(id="conv.speedup_forward")
+    with live_progress(terminal, ids=["conv.forward_raw", "conv.speedup_forward"]) as progress:
+        progress(check, None)
+        time.sleep(TICK_SECONDS * 3.5)
+        progress(check, object())
+    text = terminal.getvalue()
+    frames = [frame for frame in text.split("\r\x1b[2K") if frame]
+    assert len(frames) >= 3 and all(frame.startswith("[2/2] conv.speedup_forward") for frame in frames), frames
+    seconds = [float(frame.split()[-2]) for frame in frames]
+    assert seconds == sorted(seconds) and seconds[-1] >= TICK_SECONDS * 3
+    assert text.endswith("\r\x1b[2K") and "\n" not in text

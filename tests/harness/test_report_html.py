@@ -57,7 +57,7 @@ def report(tmp_path_factory):
         source = source.replace(old, new)
     source_path.write_text(source)
     html_path, json_path = base / "report" / "page.html", base / "report" / "result.json"
-    code = cli.main(["check", str(submission), "--lab", "aics-exp2-1", "--only", *SELECTED,
+    code = cli.main(["check", str(submission), "--lab", "aics-exp2-1", "--only", ",".join(SELECTED),
                      "--html", str(html_path), "--json", str(json_path)])
     assert code == 1
     return html_path.read_text(encoding="utf-8"), json.loads(json_path.read_text())
