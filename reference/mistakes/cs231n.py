@@ -90,11 +90,11 @@ def relu_backward_passthrough(dout, cache):
 
 # --- batch norm and layer norm -------------------------------------------------------------------------
 
-def _batchnorm_with_running(x, gamma, beta, bn_param, update):
-    """The reference forward, with the running statistics computed by ``update(old_mean, old_var, mean, var,
-    momentum, n)`` instead of the course's rule."""
+def _batchnorm_with_running(x, gamma, beta, bn_param, update, forward=None):
+    """The reference forward (batch norm, or ``forward``), with the running statistics computed by
+    ``update(old_mean, old_var, mean, var, momentum, n)`` instead of the course's rule."""
     mode = bn_param["mode"]
-    out, cache = course.batchnorm_forward(x, gamma, beta, dict(bn_param))
+    out, cache = (forward or course.batchnorm_forward)(x, gamma, beta, dict(bn_param))
     if mode == "train":
         _, eps, momentum, running_mean, running_var = course._bn_settings(x, bn_param)
         axes = (0,) + tuple(range(2, x.ndim))
@@ -110,6 +110,11 @@ def _batchnorm_with_running(x, gamma, beta, bn_param, update):
 def batchnorm_unbiased_running_var(x, gamma, beta, bn_param):
     return _batchnorm_with_running(x, gamma, beta, bn_param, lambda mean0, var0, mean, var, m, n: (
         m * mean0 + (1 - m) * mean, m * var0 + (1 - m) * var * n / (n - 1)))
+
+
+def spatial_batchnorm_unbiased_running_var(x, gamma, beta, bn_param):
+    return _batchnorm_with_running(x, gamma, beta, bn_param, lambda mean0, var0, mean, var, m, n: (
+        m * mean0 + (1 - m) * mean, m * var0 + (1 - m) * var * n / (n - 1)), course.spatial_batchnorm_forward)
 
 
 def batchnorm_momentum_swapped(x, gamma, beta, bn_param):
@@ -338,6 +343,10 @@ MISTAKES: tuple[Mistake, ...] = (
             "your running_var is updated with the unbiased variance (divided by N - 1); the course uses the "
             "biased batch variance (np.var, divided by N) for both the normalisation and the running average",
             batchnorm_unbiased_running_var),
+    Mistake("cs231n.spatial_batchnorm_unbiased_running_var", LAYERS + "spatial_batchnorm_forward",
+            "your running_var is updated with the unbiased variance (divided by N - 1); the course uses the "
+            "biased batch variance (np.var, divided by N) for both the normalisation and the running average",
+            spatial_batchnorm_unbiased_running_var),
     Mistake("cs231n.batchnorm_momentum_swapped", LAYERS + "batchnorm_forward",
             "your running averages weight the new batch by momentum and the old value by 1 - momentum; the course "
             "keeps momentum * running + (1 - momentum) * batch statistic", batchnorm_momentum_swapped),

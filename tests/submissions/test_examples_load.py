@@ -25,12 +25,15 @@ from hypothesis import strategies as st
 
 from reference import optim, style
 from reference.layers import activations, conv, dense, flatten, losses, pool
-from reference.mistakes.catalogue import MISTAKES
+from reference.mistakes import MISTAKES
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "submissions"
 MANIFEST = yaml.safe_load((SUBMISSIONS / "expected.yaml").read_text())
 ON_DISK = sorted(f"{path.parent.parent.name}/{path.parent.name}" for path in SUBMISSIONS.glob("*/*/stu_upload"))
+# every lab's submissions, whatever its package is called (cs231n/, framework/ ...)
+EVERY_SUBMISSION = sorted(f"{lab.name}/{path.name}" for lab in SUBMISSIONS.iterdir() if lab.is_dir()
+                          for path in lab.iterdir() if path.is_dir() and not path.name.startswith((".", "_")))
 CORRECT = [key for key in ON_DISK if key.split("/")[1].startswith("correct")]
 
 # module -> {class or function: methods it must have}, per lab, as the course templates name them
@@ -121,7 +124,7 @@ def spec_checks_and_levels(lab: str) -> tuple[set[str], set[int]]:
 
 
 def test_manifest_lists_exactly_the_submissions_on_disk():
-    assert sorted(MANIFEST) == ON_DISK
+    assert sorted(MANIFEST) == EVERY_SUBMISSION
 
 
 @pytest.mark.parametrize("key", sorted(MANIFEST))
@@ -139,12 +142,18 @@ def test_manifest_entry_is_consistent_with_the_spec(key):
     assert f"**{key.split('/')[1]}**" in (SUBMISSIONS / "README.md").read_text(), "README.md describes each one"
 
 
+def package_dir(key: str) -> Path:
+    """The submission's package directory (stu_upload/, cs231n/ ...: the spec's submission.package)."""
+    spec = yaml.safe_load((ROOT / "specs" / f"{lab_of(key)}.yaml").read_text())
+    return SUBMISSIONS / key / spec["submission"]["package"]
+
+
 @pytest.mark.parametrize("key", [key for key in sorted(MANIFEST) if MANIFEST[key]["based_on"]])
 def test_a_derived_submission_changes_one_file_of_its_base(key):
-    base = stu_upload(f"{lab_of(key)}/{MANIFEST[key]['based_on']}")
-    files = sorted(path.name for path in base.glob("*.py"))
-    assert files == sorted(path.name for path in stu_upload(key).glob("*.py"))
-    _, changed, errors = filecmp.cmpfiles(base, stu_upload(key), files, shallow=False)
+    base = package_dir(f"{lab_of(key)}/{MANIFEST[key]['based_on']}")
+    files = sorted(path.relative_to(base).as_posix() for path in base.rglob("*.py"))
+    assert files == sorted(path.relative_to(package_dir(key)).as_posix() for path in package_dir(key).rglob("*.py"))
+    _, changed, errors = filecmp.cmpfiles(base, package_dir(key), files, shallow=False)
     assert len(changed) == 1 and not errors, changed
 
 
