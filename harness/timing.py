@@ -1,16 +1,29 @@
-"""Speedup ratios that mean something on a shared machine.
+"""Speedup ratios that mean something on a shared machine, and stop being measured once they are certain.
 
-One raw_time / speedup_time from a single run swings with whatever else the
-machine does. Here the two paths are measured in alternating order (A B B A
-A B ...: drift in machine load hits both sides alike), each measurement long
-enough (tens of milliseconds, repeating a fast call as often as needed) that
-timer resolution and per-request overhead do not matter, after a warm-up run
-of each; the ratio reported is the median of the per-pair ratios, with its
+A ratio compares two paths, A (the slow one: the reference's plain loop, or in
+a student kit the student's raw path) and B (the student's speedup path). They
+are measured in alternating order (A B B A A B ...: drift in machine load hits
+both sides alike), each measurement long enough that timer resolution does not
+matter; the ratio reported is the median of the per-pair ratios, with its
 spread.
 
-A measurement is whatever the caller's functions return: seconds per call,
-preferably CPU seconds of the process doing the work (CPU time does not
-count the time the process waits while another job has the core).
+Seconds are CPU seconds of whatever ran the path (the whole sandbox process
+tree for the student's code, the measuring thread for the reference), checked
+against wall time: when one side's median CPU share (cpu / wall) is less than
+a quarter of the other side's, measured in the same conditions, that side
+waited for work that was not counted (a helper process outside the
+accounting, a sleep on someone else's result), and it is judged by its wall
+time at the other side's share instead. A loaded machine lowers both shares
+alike and changes nothing.
+
+Sequential stopping: the verdict is the median ratio against a threshold. Once
+``min_pairs`` pairs are in and every pair ratio lies on the same side of the
+threshold by more than ``certain_factor`` (1.5: the pair ratios of one run
+vary by a few percent, benchmarks/bench_speedup_stability.py), the median of
+the remaining pairs could cross the threshold only if most later pairs moved
+by that factor; measuring stops there. Otherwise pairs are added up to
+``max_pairs``. Most submissions are far from the threshold (a loop is about
+1x, a vectorised path 5-250x), so most stop after ``min_pairs``.
 """
 from __future__ import annotations
 
@@ -19,13 +32,64 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Callable
 
+MIN_SHARE_OF_PEER = 0.25         # below this fraction of the peer's CPU share, wall time decides
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed batch of ``calls`` calls: CPU and wall seconds for the whole batch."""
+
+    cpu: float
+    wall: float
+    calls: int = 1
+
+    @property
+    def share(self) -> float:
+        """CPU seconds per wall second (1.0: it ran all the time; 0.0: it waited all the time)."""
+        return self.cpu / self.wall if self.wall > 0 else 1.0
+
+    def per_call(self, by_wall_at_share: float | None = None) -> float:
+        """Seconds per call: CPU seconds, or, when judged by wall time, wall seconds at that CPU share."""
+        seconds = self.cpu if by_wall_at_share is None else max(self.cpu, self.wall * by_wall_at_share)
+        return seconds / self.calls
+
 
 @dataclass
 class PairedTiming:
-    """Seconds per call of path A (raw) and path B (speedup), measured in alternation."""
+    """Path A (slow) and path B (speedup) measured in alternation; why measuring stopped.
 
-    a_seconds: list[float] = field(default_factory=list)
-    b_seconds: list[float] = field(default_factory=list)
+    A side whose median CPU share is below MIN_SHARE_OF_PEER times the other side's waited for work the
+    accounting did not see (an offloaded loop leaves its process idle: share near 0, while a loaded machine
+    lowers both sides' shares alike): its measurements are judged by wall time at the other side's share.
+    """
+
+    a: list[Measurement] = field(default_factory=list)
+    b: list[Measurement] = field(default_factory=list)
+    stop_reason: str = ""
+
+    def _wall_share(self, side: list[Measurement], peer: list[Measurement]) -> float | None:
+        if not side or not peer:
+            return None
+        own, other = statistics.median(m.share for m in side), min(1.0, statistics.median(m.share for m in peer))
+        return other if own < MIN_SHARE_OF_PEER * other else None
+
+    @property
+    def a_by_wall(self) -> bool:
+        return self._wall_share(self.a, self.b) is not None
+
+    @property
+    def b_by_wall(self) -> bool:
+        return self._wall_share(self.b, self.a) is not None
+
+    @property
+    def a_seconds(self) -> list[float]:
+        share = self._wall_share(self.a, self.b)
+        return [m.per_call(share) for m in self.a]
+
+    @property
+    def b_seconds(self) -> list[float]:
+        share = self._wall_share(self.b, self.a)
+        return [m.per_call(share) for m in self.b]
 
     @property
     def ratios(self) -> list[float]:
@@ -53,23 +117,48 @@ class PairedTiming:
 
     @property
     def a_median(self) -> float:
-        return statistics.median(self.a_seconds)
+        return statistics.median(self.a_seconds) if self.a else math.nan
 
     @property
     def b_median(self) -> float:
-        return statistics.median(self.b_seconds)
+        return statistics.median(self.b_seconds) if self.b else math.nan
 
 
-def measure_pairs(run_a: Callable[[], float], run_b: Callable[[], float], pairs: int) -> PairedTiming:
-    """Alternate A and B ``pairs`` times (ABBA order); each call returns seconds per call of its path."""
+def verdict_if_certain(ratios: list[float], threshold: float, min_pairs: int, factor: float) -> str | None:
+    """"above" or "below" once every ratio lies beyond ``threshold`` by ``factor`` on one side; else None."""
+    if len(ratios) < min_pairs or not ratios:
+        return None
+    if min(ratios) >= threshold * factor:
+        return "above"
+    if max(ratios) <= threshold / factor:
+        return "below"
+    return None
+
+
+def measure_until_certain(run_a: Callable[[int], Measurement], run_b: Callable[[int], Measurement],
+                          threshold: float, min_pairs: int = 3, max_pairs: int = 9, factor: float = 1.5,
+                          decided: Callable[[], str] = lambda: "") -> PairedTiming:
+    """Alternate A and B (ABBA order) until the verdict against ``threshold`` is certain or ``max_pairs``;
+    both are called with the pair's index (0, 1, ...). ``decided()`` returns a reason when something else
+    has settled the verdict (a wrong result), which stops measuring after that pair."""
     timing = PairedTiming()
-    for index in range(pairs):
+    for index in range(max_pairs):
         if index % 2 == 0:
-            a, b = run_a(), run_b()
+            a, b = run_a(index), run_b(index)
         else:
-            b, a = run_b(), run_a()
-        timing.a_seconds.append(a)
-        timing.b_seconds.append(b)
+            b, a = run_b(index), run_a(index)
+        timing.a.append(a)
+        timing.b.append(b)
+        if decided():
+            timing.stop_reason = f"stopped after {index + 1} pairs: {decided()}"
+            return timing
+        side = verdict_if_certain(timing.ratios, threshold, min_pairs, factor)
+        if side is not None:
+            timing.stop_reason = (f"certain after {index + 1} pairs: every pair ratio is at least {factor:g}x "
+                                  f"{side} the threshold of {threshold:g}x")
+            return timing
+    timing.stop_reason = (f"{max_pairs} pairs, the most measured: the pair ratios came within {factor:g}x "
+                          f"of the threshold of {threshold:g}x")
     return timing
 
 

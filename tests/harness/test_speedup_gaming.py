@@ -1,89 +1,85 @@
-"""Ways to fake a speedup ratio, each applied to a correct submission, must not earn the speedup check.
+"""Every way to fake a speedup that issue 9 found scores 0 on its speedup check; an honest layer in the
+same run passes.
 
-The course driver divides the time of one "raw" call by one "speedup" call. A student can make that
-number large without writing a faster layer: make the raw path the vectorised one under the raw name,
-let the speedup path call the raw one, or slow the raw path down on purpose. The harness traces the
-raw path's Python lines, watches the speedup path for calls of the raw method, and judges the ratio
-against a raw time capped at a multiple of the reference's plain loop.
+The fakes (tests/fixtures/speedup_paths/gamed) are complete layers: a memoised loop, loops that detect
+timing through sys._getframe, inspect or the clock, a loop handed to a forked helper, a speedup path that
+calls the raw one, a raw path inflated around a loop, raw paths that are vectorised (an alias in the class,
+a rebinding at module level, a busy-wait, a patched numpy.asarray that forged the old line-count trace),
+a loop with a thread that thrashes memory while the grader times the plain loop it is compared with.
+One harness run times them all in one sandbox session, on a quarter of the spec's shapes (the verdicts do
+not depend on the size: a loop is ~1x the plain loop, the thresholds 2x and 4x).
 """
-import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from harness import api
 
-ROOT = Path(__file__).resolve().parents[2]
-CORRECT = ROOT / "submissions" / "aics-exp3-3" / "correct-vectorized"
-CHECK = "conv.speedup_forward"
+import sys
 
-PATCHES = {
-    # the raw name runs the vectorised code: one call, a handful of lines, ratio about 1
-    "raw_is_vectorised": ("""
-        ConvolutionalLayer.forward_raw = ConvolutionalLayer.forward_speedup
-        """, "executed only"),
-    # the "fast" path is the loop: it calls forward_raw
-    "speedup_calls_raw": ("""
-        def _speedup_by_raw(self, input):
-            return self.forward_raw(input)
-        ConvolutionalLayer.forward_speedup = _speedup_by_raw
-        """, "calls forward_raw"),
-    # an honest loop as the "speedup", and a raw path that repeats that loop 30 times: the measured
-    # ratio (~30x) clears the required 20x, the judged one (raw capped at 5x the reference's plain
-    # loop, so about 5x) cannot
-    "raw_slowed_down": ("""
-        _plain_loop = ConvolutionalLayer.forward_raw
-        def _inflated_raw(self, input):
-            for _ in range(30):
-                output = _plain_loop(self, input)
-            return output
-        ConvolutionalLayer.forward_raw = _inflated_raw
-        ConvolutionalLayer.forward_speedup = _plain_loop
-        """, "below the required"),
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "speedup_paths"))
+import specs as fixture_specs  # noqa: E402
+
+REQUIRED = "is required"                # the judged ratio is below the threshold
+WRONG = "timed call"                    # a timed call returned a wrong result
+NOT_LOOPS = "has no loop over output positions"
+CALLS_RAW = "the speedup path calls forward_raw"
+FORK_BLOCKED = "os.fork"
+
+FAKES = {
+    ("conv.speedup_forward", "ConvMemoised"): (REQUIRED,),
+    ("conv.speedup_forward", "ConvMemoByShape"): (WRONG,),
+    ("conv.speedup_forward", "ConvFrameDetect"): (WRONG, REQUIRED),
+    ("conv.speedup_forward", "ConvInspectDetect"): (WRONG, REQUIRED),
+    ("conv.speedup_forward", "ConvTimeDetect"): (WRONG, REQUIRED),
+    ("conv.speedup_forward", "ConvForkedHelper"): (FORK_BLOCKED, REQUIRED),
+    ("conv.speedup_forward", "ConvSpeedupCallsRaw"): (CALLS_RAW,),
+    ("conv.speedup_forward", "ConvInflatedRaw"): (REQUIRED,),
+    ("conv.speedup_forward", "ConvRawIsVectorised"): (NOT_LOOPS,),
+    ("conv.speedup_forward", "ConvRawPatched"): (NOT_LOOPS,),
+    ("conv.speedup_forward", "ConvBusyWaitRaw"): (NOT_LOOPS,),
+    ("conv.speedup_forward", "ConvPatchedAsarray"): (NOT_LOOPS,),
+    ("conv.speedup_forward", "ConvNoisyNeighbour"): (REQUIRED,),
+    ("conv.speedup_backward", "ConvMemoised"): (REQUIRED,),
+    ("pool.speedup_forward", "PoolMemoised"): (REQUIRED,),
+    ("pool.speedup_backward", "PoolMemoised"): (REQUIRED,),
 }
+HONEST = ("conv.speedup_forward", "Conv")
 
 
-def _patched_submission(tmp_path: Path, patch: str) -> Path:
-    submission = tmp_path / "submission"
-    shutil.copytree(CORRECT, submission)
-    layers = submission / "stu_upload" / "layers_2.py"
-    layers.write_text(layers.read_text() + "\n" + textwrap.dedent(patch))
-    return submission
-
-
-def _spec_with_three_pairs(tmp_path: Path) -> Path:
-    """The lab's spec with the timing check cut to 3 pairs (the default 9 makes the inflated raw path
-    of raw_slowed_down take half a minute; three pairs show the same)."""
-    text = (ROOT / "specs" / "aics-exp3-3.yaml").read_text()
-    marker = "options: {layer: conv, stage: forward, min_ratio: 20,"
-    assert text.count(marker) == 1
-    spec = tmp_path / "specs" / "aics-exp3-3.yaml"
-    spec.parent.mkdir()
-    spec.write_text(text.replace(marker, "options: {layer: conv, stage: forward, pairs: 3, min_ratio: 20,"))
-    return spec
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory):
+    # the honest layer first: a fake's leftover thread (ConvNoisyNeighbour) slows later checks of its session
+    spec = fixture_specs.derive(tmp_path_factory.mktemp("gamed") / "spec.yaml", [HONEST, *FAKES],
+                                shapes=fixture_specs.SMALL)
+    result = api.check(fixture_specs.GAMED, str(spec))
+    return {check.id: check for check in result.checks}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PATCHES))
-def test_faked_speedup_is_not_rewarded(name, tmp_path):
-    patch, expected_message = PATCHES[name]
-    result = api.check(_patched_submission(tmp_path, patch), str(_spec_with_three_pairs(tmp_path)), only=[CHECK])
-    check = next(check for check in result.checks if check.id == CHECK)
-    assert check.status == "fail", (check.status, check.message, check.metrics)
-    assert expected_message in check.message, check.message
-    assert check.points == 0 and check.metrics["pairs"] == 3
-    if name == "raw_slowed_down":       # the cap, not a slow measurement, is what failed it
-        metrics = check.metrics
-        assert "plain loop" in metrics.get("notes", ""), metrics
-        assert metrics["judged_ratio"] < 20 < metrics["ratio"], metrics
+@pytest.mark.parametrize("template, class_name", sorted(FAKES))
+def test_faked_speedup_scores_zero(checks, template, class_name):
+    check = checks[fixture_specs.check_id(template, class_name)]
+    assert check.points == 0 and check.status in ("fail", "error"), (check.status, check.message, check.metrics)
+    assert any(reason in check.message for reason in FAKES[template, class_name]), check.message
+    if REQUIRED in check.message:       # a loop however disguised: about 1x the plain loop, the threshold 2x or 4x
+        assert check.metrics["ratio"] < check.metrics["min_ratio"], check.metrics
 
 
 @pytest.mark.slow
-def test_honest_speedup_passes_with_calibrated_metrics():
-    result = api.check(CORRECT, "aics-exp3-3", only=[CHECK])
-    check = next(check for check in result.checks if check.id == CHECK)
+def test_what_the_course_would_print_is_reported_not_judged(checks):
+    inflated = checks[fixture_specs.check_id("conv.speedup_forward", "ConvInflatedRaw")].metrics
+    assert inflated["own_ratio"] > 10 and inflated["ratio"] < 2, inflated
+    assert "overstates the speedup" in inflated["notes"]
+    vectorised = checks[fixture_specs.check_id("conv.speedup_forward", "ConvRawIsVectorised")]
+    assert "forward_raw = Conv.forward_speedup" in vectorised.message
+
+
+@pytest.mark.slow
+def test_an_honest_layer_in_the_same_run_passes(checks):
+    check = checks[fixture_specs.check_id(*HONEST)]
     assert check.status == "pass", (check.message, check.metrics)
-    for key in ("ratio", "ratio_spread", "reference_ratio", "threads"):
-        assert key in check.metrics, key
-    assert check.metrics["ratio"] >= 20 and check.metrics["reference_ratio"] > 1
+    metrics = check.metrics
+    assert metrics["ratio"] >= 2 * metrics["min_ratio"] and metrics["judged_against"] == "the reference's plain loop"
+    assert metrics["outputs_verified"] >= metrics["pairs"] and 3 <= metrics["pairs"] <= 9
+    assert "certain after" in metrics["stopped"]
