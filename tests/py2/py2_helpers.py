@@ -5,6 +5,7 @@ The oracle is pyenv's 2.7.18 with NumPy 1.16.6 (the course's image of its time; 
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -48,7 +49,7 @@ def python27_with_numpy() -> tuple[str | None, str]:
         candidates.append(f"{root}/versions/2.7.18/bin/python")
     except (OSError, subprocess.SubprocessError):
         pass
-    candidates += [str(Path.home() / ".pyenv/versions/2.7.18/bin/python"), shutil.which("python2.7")]
+    candidates += sorted(glob.glob(str(Path.home() / ".pyenv/versions/2.7.*/bin/python"))) + [shutil.which("python2.7")]
     for candidate in filter(None, candidates):
         if not Path(candidate).is_file():
             continue
