@@ -138,6 +138,8 @@ class LabLimits:
     open_files: int = 64
     processes: int = 64
     threads: int = 1
+    check_budget: float = 600.0          # wall seconds all requests of one check may take together
+    submission_budget: float = 1800.0    # wall seconds all requests of one submission may take together
 
 
 @dataclass
@@ -422,8 +424,8 @@ def _limits(raw: dict, report: _Reporter) -> LabLimits:
     return LabLimits(**values)
 
 
-OVERRIDABLE_LIMITS = ("cpu_time", "address_space", "file_size", "scratch_bytes", "output_bytes", "open_files",
-                      "processes", "threads")
+OVERRIDABLE_LIMITS = ("cpu_time", "check_budget", "submission_budget", "address_space", "file_size", "scratch_bytes",
+                      "output_bytes", "open_files", "processes", "threads")
 
 
 def override_limits(limits: LabLimits, overrides: dict[str, str]) -> LabLimits:
@@ -441,7 +443,7 @@ def override_limits(limits: LabLimits, overrides: dict[str, str]) -> LabLimits:
             if in_bytes:
                 value = parse_bytes(int(text) if text.isdigit() else text)
             else:
-                value = float(text) if key == "cpu_time" else int(text)
+                value = float(text) if key in ("cpu_time", "check_budget", "submission_budget") else int(text)
         except (ValueError, KeyError, IndexError):
             expected_form = "bytes, e.g. 512M or 4G" if in_bytes else "a number"
             raise HarnessError(f"limit {key}={text!r} is not a valid value ({expected_form})") from None

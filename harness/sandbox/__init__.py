@@ -11,33 +11,41 @@ inputs, holds the reference and the expected values, and compares; the child
 only computes, and a crash, exception, hang or timeout costs the request
 being served, never the run.
 
-Containment, outermost first (``Reply.layers`` lists those in force):
+Containment, outermost first (``Reply.layers`` lists those in force; the result's
+``sandbox["isolation"]`` says which isolation ran, see isolation.py):
 
-    process group       killed with SIGKILL at timeout and at session end
+    bubblewrap          a fresh root with read-only binds of the interpreter and the libraries, the
+                        scratch copy of the submission and the readable files, nothing else of the
+                        host; private /tmp, own /proc and minimal /dev; no network; own pid, ipc and
+                        uts namespaces; a new session; killed with the grader (bwrap.py)
+    unprivileged user   a host user id of its own when the grader is root (uids.py), else the
+                        grader's id in a user namespace; no capabilities, no_new_privs
+    seccomp             mount, ptrace, namespaces, mknod, bpf, keyctl and the like refused (seccomp.py)
+    process tree        resident memory and CPU of the whole tree watched, every process killed
+                        at timeout and at session end, CPU time read for the whole tree (tree.py)
+    budgets             requests share a check's and a submission's wall-clock budget (Session.budget)
     environment         scrubbed; python -I -S -B; the child's code arrives over a pipe
-    namespaces          unshare: no network, own pids (all die with the child), read-only
-                        filesystem but the scratch directory, protected paths hidden
     rlimits             address space, CPU, open files, file size, core dumps, processes
-    audit hook          PEP 578 policy: see policy.py; refusals are reported in plain words
+    audit hook          PEP 578 policy: friendly refusals in plain words, not a boundary (policy.py)
     worker thread       submission code never shares a stack with the channel's writer
 
 What crosses back: frames on a private pipe, tagged with a per-child nonce and
-the request id; arrays as raw buffers with a validated numeric dtype; nothing
-unpickled, nothing printed or written to disk ever read as a result
-(channel.py).
+the request id; arrays as raw buffers with a dtype from an allowlist and a shape
+bounded before allocation; nothing unpickled, nothing printed or written to disk
+ever read as a result; every malformed frame a ProtocolError that costs the
+request (channel.py, reply.py).
 
 What is not claimed: code inside the child can always forge the values of
-its own request (it computes them anyway). The audit hook is not a boundary
-against code that rewrites memory through ctypes, whose pointer functions
-raise no audit event and which numpy and scipy load: such code could read the
-nonce and forge replies, or silence the hook. The namespaces still keep it
-off the network, unable to write outside its scratch directory or to see the
-protected paths, and kill all its processes with the child; without them
-(see ``layers``) the hook is best effort. Reads that raise no audit event
-(os.stat) reveal whether a path exists, not what it holds.
+its own request (it computes them anyway), and it can switch the audit hook
+off (it is reachable through object.__subclasses__, and ctypes rewrites
+memory): the boundary is bubblewrap, the unprivileged user and seccomp. With
+``isolation="process"`` (the student kit, on the student's own machine) or a
+"fallback" without bubblewrap only the process-level layers hold, and the
+result says so.
 """
 from .config import Limits, SandboxConfig
+from .isolation import IsolationUnavailable
 from .reply import ChildError, Reply, Returned
 from .session import SandboxError, Session
 
-__all__ = ["ChildError", "Limits", "Reply", "Returned", "SandboxConfig", "SandboxError", "Session"]
+__all__ = ["ChildError", "IsolationUnavailable", "Limits", "Reply", "Returned", "SandboxConfig", "SandboxError", "Session"]

@@ -14,8 +14,11 @@ The parent draws a nonce per child and sends it in the first frame (never in
 the environment or argv). A frame with another nonce, another request id, an
 unknown kind or more bytes than allowed is a ProtocolError. Arrays travel as
 raw C-order buffers that the meta describes by dtype string and shape; the
-receiver accepts only plain numeric and boolean dtypes and rebuilds the
-array with np.frombuffer. Nothing is unpickled.
+receiver accepts only the dtypes of WIRE_DTYPES, bounds every shape before
+anything is allocated, and rebuilds the array with np.frombuffer. Nothing is
+unpickled. Whatever bytes arrive, decoding ends in a Frame or a ProtocolError:
+the parent treats every frame as hostile (tests/sandbox/test_channel.py fuzzes
+the decoder).
 
 The receiver reads a body into a 64-byte aligned buffer, so every array it
 rebuilds is cache-line aligned: a misaligned array sends numpy down its
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import json.encoder
 import json.scanner
-import re
 import struct
 from hmac import compare_digest
 from math import prod
@@ -42,8 +44,13 @@ HEADER = struct.Struct(">4s16sQBQ")
 META_LENGTH = struct.Struct(">I")
 MAX_META_BYTES = 8 << 20
 MAX_DIMENSIONS = 32
+MAX_ARRAYS = 10_000
+MAX_NAME_CHARS = 200
+MAX_ARRAY_BYTES = 1 << 40        # also for the non-zero sides of an empty array: numpy refuses far less
 HELLO, READY, REQUEST, NOTICE, REPLY = 1, 2, 3, 4, 5
-WIRE_DTYPE = re.compile(r"[<>|=]?(b1|[iu][1248]|f(2|4|8|16)|c(8|16|32))")
+WIRE_DTYPES = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "f16",
+                         "c8", "c16", "c32"})
+BYTE_ORDERS = "<>|="
 _CHUNK = 1 << 20
 ALIGNMENT = 64
 
@@ -190,6 +197,19 @@ def _aligned_buffer(size: int) -> memoryview:
 
 
 def decode_body(body) -> tuple[dict, dict]:
+    """(meta without "arrays", name -> array) from a frame's body; ProtocolError for anything malformed."""
+    try:
+        return _decode_body(body)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, OverflowError, MemoryError, KeyError, AttributeError, RecursionError,
+            struct.error) as error:               # a check above missed a case: still the frame's fault
+        raise ProtocolError(f"the frame could not be decoded ({type(error).__name__})") from None
+
+
+def _decode_body(body) -> tuple[dict, dict]:
+    if len(body) < META_LENGTH.size:
+        raise ProtocolError("the frame is too short for its metadata length")
     (meta_length,) = META_LENGTH.unpack_from(body)
     if meta_length > min(MAX_META_BYTES, len(body) - META_LENGTH.size):
         raise ProtocolError("the frame's metadata length is out of bounds")
@@ -197,6 +217,8 @@ def decode_body(body) -> tuple[dict, dict]:
     meta = loads(memoryview(body)[META_LENGTH.size:offset])
     if not isinstance(meta, dict) or not isinstance(meta.get("arrays"), list):
         raise ProtocolError("the frame's metadata is not an object with an array list")
+    if len(meta["arrays"]) > MAX_ARRAYS:
+        raise ProtocolError(f"the frame describes more than {MAX_ARRAYS} arrays")
     arrays = {}
     for descriptor in meta.pop("arrays"):
         name, dtype, shape = _checked_descriptor(descriptor)
@@ -218,12 +240,24 @@ def _checked_descriptor(descriptor) -> tuple:
     if not isinstance(descriptor, dict):
         raise ProtocolError("an array descriptor is not an object")
     name, dtype, shape = descriptor.get("name"), descriptor.get("dtype"), descriptor.get("shape")
-    if not isinstance(name, str) or not isinstance(dtype, str) or not WIRE_DTYPE.fullmatch(dtype):
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _wire_dtype(dtype):
         raise ProtocolError(f"array descriptor {str(descriptor)[:80]} has no name or an unsupported dtype")
     if (not isinstance(shape, list) or len(shape) > MAX_DIMENSIONS
-            or not all(type(side) is int and side >= 0 for side in shape)):
-        raise ProtocolError(f"array {name!r} has an invalid shape")
-    return name, _dtype(dtype), tuple(shape)
+            or not all(type(side) is int and 0 <= side <= MAX_ARRAY_BYTES for side in shape)):
+        raise ProtocolError(f"array {name[:80]!r} has an invalid shape")
+    dtype = _dtype(dtype)
+    if prod(max(side, 1) for side in shape) * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise ProtocolError(f"array {name[:80]!r} has a shape too large for any frame")
+    return name, dtype, tuple(shape)
+
+
+def _wire_dtype(text) -> bool:
+    """An allowed dtype string: an optional byte order and a code of WIRE_DTYPES ("<f8", "|b1", "u2")."""
+    if not isinstance(text, str):
+        return False
+    if text and text[0] in BYTE_ORDERS:
+        text = text[1:]
+    return text in WIRE_DTYPES
 
 
 def _poller(fd: int, events: int):

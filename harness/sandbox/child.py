@@ -32,7 +32,7 @@ from numpy import ndarray
 
 POLL_SECONDS = 0.05
 FORWARD_WAIT_SECONDS = 1.0
-_JOB, _RESULT, _STEP, _STEPS = range(4)          # slots of the list the two threads share
+_JOB, _RESULT, _STEP, _STEPS, _SENT = range(5)   # slots of the list the two threads share
 
 
 def main(modules: dict, request_fd: int, reply_fd: int) -> None:
@@ -44,7 +44,7 @@ def main(modules: dict, request_fd: int, reply_fd: int) -> None:
     send = _sender(channel, reply_fd, reader.nonce)
 
     notes = _prepare(config)
-    shared = [None, None, None, 0]
+    shared = [None, None, None, 0, 0]
     job_ready, wake = allocate_lock(), allocate_lock()
     job_ready.acquire()
     wake.acquire()
@@ -75,6 +75,7 @@ def main(modules: dict, request_fd: int, reply_fd: int) -> None:
             if type(steps) is int and steps != steps_seen:       # the worker's slots are untrusted data
                 steps_seen = steps
                 send(channel.NOTICE, request_id, {"step": _plain(shared[_STEP])})
+                shared[_SENT] = steps
             _forward_refusals(policy, refusals, send, channel.NOTICE, request_id)
             if running_threads() > max_threads + 1:     # + the worker
                 _end_for_threads(policy, refusals, send, channel, request_id, max_threads)
@@ -127,6 +128,11 @@ def _build_interpreter(modules: dict, config: dict, shared: list, wake):
         shared[_STEP] = doing
         shared[_STEPS] += 1
         _signal(wake)
+        # wait (briefly) until the main thread has sent the step: a step that ends the process at once
+        # (os._exit at import) must still be named in the report
+        deadline = monotonic() + FORWARD_WAIT_SECONDS
+        while shared[_SENT] != shared[_STEPS] and monotonic() < deadline:
+            sleep(0.0002)
 
     interpreter = modules["interpreter"].Interpreter(submission, describe_failure, modules["values"].to_wire,
                                                       progress, modules["policy"].SandboxViolation)

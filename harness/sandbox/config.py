@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NAMESPACE_MODES = ("auto", "off", "required")
+from .isolation import MODES as ISOLATION_MODES
 
 
 @dataclass(frozen=True)
@@ -12,11 +12,11 @@ class Limits:
     """Resource limits of the child. Sizes are bytes, times seconds."""
 
     wall_time: float = 30.0                # per request, measured by the parent
-    cpu_time: float | None = None          # session-wide CPU cap of one child (RLIMIT_CPU); None: 20 x wall_time
-    address_space: int = 4 << 30           # RLIMIT_AS
+    cpu_time: float | None = None          # CPU cap of one child's whole process tree; None: 20 x wall_time
+    address_space: int = 4 << 30           # RLIMIT_AS of each process, and the tree's resident memory
     open_files: int = 64                   # RLIMIT_NOFILE
     file_size: int = 64 << 20              # RLIMIT_FSIZE: the largest file the child may write
-    processes: int | None = 64             # RLIMIT_NPROC (does not bind a child running as root)
+    processes: int | None = 64             # RLIMIT_NPROC: the tree's processes and threads (under bubblewrap)
     output_bytes: int = 64 << 10           # stdout and stderr kept per request, each (head and tail)
     scratch_bytes: int = 256 << 20         # the scratch directory, submission copy included
     files_created: int = 2000              # files and directories the child may create
@@ -44,16 +44,14 @@ class SandboxConfig:
     readable_paths: list[Path] = field(default_factory=list)
     protected_paths: list[Path] = field(default_factory=list)
     compat: bool = True                    # legacy numpy / scipy.misc shims
-    namespaces: str = "auto"               # "auto" | "off" | "required"
+    isolation: str = "bwrap"               # "bwrap" | "fallback" | "process": see isolation.py
     warm_imports: tuple[str, ...] = ("numpy",)
     python: dict | None = None             # how the child loads Python 2 and undecodable files (harness.era)
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
-        if self.namespaces is True or self.namespaces is False:       # tolerate a boolean switch
-            self.namespaces = "auto" if self.namespaces else "off"
-        if self.namespaces not in NAMESPACE_MODES:
-            raise ValueError(f"namespaces must be one of {', '.join(NAMESPACE_MODES)}, not {self.namespaces!r}")
+        if self.isolation not in ISOLATION_MODES:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, not {self.isolation!r}")
         if not self.package_name.isidentifier():
             raise ValueError(f"package_name {self.package_name!r} is not a Python identifier")
         self.readable_paths = [Path(path) for path in self.readable_paths]

@@ -16,13 +16,13 @@ record to the parent at once, and the parent words it with ``describe``.
              object graph, trace functions, rlimit changes, signals to other
              processes, importing the harness or the reference by name
 
-What the hook cannot see: reads with no audit event (os.stat) reveal that a
-path exists, never its content; and ctypes, which numpy and scipy import,
-has pointer functions (memmove, cast) that raise no event, so code that
-rewrites the interpreter's memory gets past any audit hook (PEP 578 says as
-much: hooks are not a sandbox). Against that the namespaces are the boundary:
-no network, a read-only filesystem with the protected paths hidden, every
-process killed with the child.
+The hook is not a boundary, and nothing relies on it: it is how a refusal
+reaches the student in plain words. Submission code can switch it off (the
+Policy class is reachable through object.__subclasses__, and ctypes, which
+numpy and scipy import, rewrites memory without an audit event; PEP 578 says
+as much), and calls made in C raise no event (os.mknod, sqlite's ATTACH). The
+boundary is bubblewrap, the unprivileged user and the seccomp filter
+(isolation.py): what the hook refuses, they make impossible or harmless.
 
 This module is sent to the child: standard library only.
 """
@@ -48,6 +48,8 @@ ACTIONS = {
     "signal": "the submission tried to send a signal to another process ({detail})",
     "limits": "the submission tried to change its resource limits ({detail})",
     "scratch": "the submission filled its scratch directory beyond {detail}",
+    "memory": "the submission's processes held more than {detail} of memory together",
+    "cpu": "the submission's processes used more than {detail} of CPU time together",
     "more": "and {detail} more refused actions",
 }
 # Names no submission may import: the grader itself and the back doors to native code and processes.

@@ -79,6 +79,15 @@ class ChildResult:
 
 def parse_result(meta: dict, arrays: dict[str, np.ndarray]) -> ChildResult:
     """Check a reply frame's metadata against what a reply may contain; ProtocolError otherwise."""
+    try:
+        return _parse_result(meta, arrays)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:   # a hostile shape missed
+        raise ProtocolError(f"a reply could not be read ({type(error).__name__})") from None
+
+
+def _parse_result(meta: dict, arrays: dict[str, np.ndarray]) -> ChildResult:
     status = meta.get("status")
     if status not in CHILD_STATUSES:
         raise ProtocolError(f"a reply claimed status {str(status)[:40]!r}")

@@ -3,7 +3,10 @@
     <session>/work/              the child's scratch root: on its sys.path, its HOME, the only writable place
     <session>/work/<package>/    the copy of the submission, the child's working directory
     <session>/work/tmp/          TMPDIR
-    <session>/mounts/            mount points for the namespace set-up, outside the scratch root
+
+Under bubblewrap the child sees only <session>/work, at the same path. When the
+sandbox runs under a user id of its own (uids.py) the work tree is handed to
+that user; <session> stays the grader's.
 
 The parent copies (the child never sees the original): regular files only,
 symbolic links are refused, as are files over the per-file limit and whatever
@@ -30,7 +33,6 @@ class Scratch:
     root: Path
     package_dir: Path
     tmp_dir: Path
-    mounts_dir: Path
     sources: list[Path] = field(default_factory=list)          # the copied .py files
     refused: dict[str, str] = field(default_factory=dict)      # relative path -> why it was not copied
 
@@ -38,18 +40,30 @@ class Scratch:
         shutil.rmtree(self.session_dir, ignore_errors=True)
 
 
-def prepare(submission_dir: Path, package: str, max_file_bytes: int, max_total_bytes: int) -> Scratch:
+def prepare(submission_dir: Path, package: str, max_file_bytes: int, max_total_bytes: int,
+            owner: int | None = None) -> Scratch:
+    """The scratch directory with a copy of the submission; ``owner``: the user id (and group id) the
+    child runs as, when it is not the grader's."""
     session_dir = Path(tempfile.mkdtemp(prefix="nnlab-sandbox-")).resolve()
     root = session_dir / "work"
-    scratch = Scratch(session_dir, root, root / package, root / "tmp", session_dir / "mounts")
-    for directory in (scratch.package_dir, scratch.tmp_dir, scratch.mounts_dir):
+    scratch = Scratch(session_dir, root, root / package, root / "tmp")
+    for directory in (scratch.package_dir, scratch.tmp_dir):
         directory.mkdir(parents=True)
     if submission_dir.is_dir():
         _copy_tree(submission_dir, scratch, max_file_bytes, max_total_bytes)
     init = scratch.package_dir / "__init__.py"
     if not init.exists():
         init.touch()
+    if owner is not None:
+        _hand_over(root, owner)
     return scratch
+
+
+def _hand_over(root: Path, owner: int) -> None:
+    for directory, subdirectories, files in os.walk(root):
+        os.chown(directory, owner, owner, follow_symlinks=False)
+        for name in files:
+            os.chown(os.path.join(directory, name), owner, owner, follow_symlinks=False)
 
 
 def _copy_tree(source_dir: Path, scratch: Scratch, max_file_bytes: int, max_total_bytes: int) -> None:

@@ -1,16 +1,27 @@
 """A sandbox session: one submission, one scratch directory, a child interpreter started on demand.
 
     with Session(config) as session:
-        reply = session.run(program, arrays, timeout=10.0, fresh=True)
+        with session.budget(60.0, "check") as check_budget:
+            reply = session.run(program, arrays, timeout=10.0, fresh=True)
 
 The parent generates inputs, holds expected values and compares; the child
 only computes. A request that raises, hangs, crashes or interferes with the
 channel costs that request: the reply says what happened and the next request
 starts a new child (the state of earlier requests is then gone; ``Reply.new_child``
-says so). Every wait has a deadline, so no child can hang the parent.
+says so). Every wait has a deadline, so no child can hang the parent, and the
+requests inside a ``budget`` block share its wall-clock seconds, so no
+submission can make a check or a run last longer than its spec allows.
+
+The child runs under the session's isolation plan (isolation.py): under
+bubblewrap its whole process tree lives in a PID namespace that dies with the
+outer bwrap process, which the kernel kills when the grader dies (spawner.py).
+The parent watches the tree while a request runs (scratch directory size,
+resident memory, CPU time) and reads the tree's CPU time before and after each
+request (tree.py): ``Reply.cpu_time`` includes helpers the submission forked.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -21,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bundle, channel, launch, scratch as scratch_dir
+from . import bundle, bwrap, channel, isolation, launch, scratch as scratch_dir, seccomp, spawner, tree, uids
 from .channel import ChannelClosed, ChannelTimeout, ProtocolError
 from .config import SandboxConfig
 from .output import Drain
@@ -30,13 +41,30 @@ from .reply import Reply, parse_result
 
 START_SECONDS = 30.0              # the child must be ready within this (imports on a loaded machine)
 KILL_WAIT_SECONDS = 5.0
-SCRATCH_POLL_SECONDS = 0.25
+WATCH_SECONDS = 0.25
 PARENT_LAYERS = ["process-group", "scrubbed-environment", "isolated-interpreter", "private-channel"]
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class SandboxError(RuntimeError):
-    """The sandbox cannot run at all as configured (e.g. namespaces required but unavailable)."""
+    """The sandbox cannot run at all as configured (e.g. bubblewrap required but unusable here)."""
+
+
+class Budget:
+    """Wall-clock seconds that the requests inside a ``Session.budget`` block share."""
+
+    def __init__(self, seconds: float | None, name: str):
+        self.seconds, self.name, self.spent = seconds, name, 0.0
+
+    @property
+    def remaining(self) -> float:
+        return float("inf") if self.seconds is None else self.seconds - self.spent
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining <= 0
+
+    def describe(self) -> str:
+        return f"the {self.name}'s time budget of {self.seconds:g} s"
 
 
 class Session:
@@ -44,11 +72,15 @@ class Session:
         self.config = config
         self.limits = config.limits
         self.scratch: scratch_dir.Scratch | None = None
+        self.plan: isolation.Plan | None = None
         self._child: _Child | None = None
+        self._uid: uids.UidSlot | None = None
         self._request_id = 0
         self._compat_used: set[str] = set()
         self._notes: list[str] = []
         self._layers: list[str] = []
+        self._budgets: list[Budget] = []
+        self._affinity: set[int] | None = None
         self.startup_seconds: list[float] = []
 
     def __enter__(self) -> "Session":
@@ -59,24 +91,41 @@ class Session:
         self.close()
 
     def open(self) -> None:
-        """Copy the submission into a fresh scratch directory (the child starts with the first request)."""
+        """Decide the isolation (SandboxError when it cannot be had) and copy the submission into a fresh
+        scratch directory; the child starts with the first request."""
+        if self.plan is None:
+            try:
+                self.plan = isolation.plan(self.config.isolation)
+            except isolation.IsolationUnavailable as error:
+                raise SandboxError(str(error)) from None
+            self._notes += self.plan.notes
+        if self.plan.privileged and self._uid is None:
+            try:
+                self._uid = uids.acquire()
+            except OSError as error:
+                raise SandboxError(f"no user id for the sandbox: {error}") from None
         if self.scratch is None:
             self.scratch = scratch_dir.prepare(self.config.submission_dir, self.config.package_name,
-                                               self.limits.source_file_bytes, self.limits.scratch_bytes)
+                                               self.limits.source_file_bytes, self.limits.scratch_bytes,
+                                               owner=self._uid.uid if self._uid else None)
             self._notes += [f"{path} was not copied: {reason}" for path, reason in self.scratch.refused.items()]
 
     def close(self) -> None:
-        """Kill the child's whole process group and remove the scratch directory."""
+        """Kill the child's whole process tree, remove the scratch directory, free the user id."""
         if self._child is not None:
             self._child.discard()
             self._child = None
         if self.scratch is not None:
             self.scratch.remove()
             self.scratch = None
+        if self._uid is not None:
+            self._uid.release()
+            self._uid = None
 
     def summary(self) -> dict:
-        """What the result records about the sandbox: layers, notes, shims used, children started."""
-        return {"layers": list(self._layers), "notes": list(dict.fromkeys(self._notes)),
+        """What the result records about the sandbox: isolation, layers, notes, shims used, children started."""
+        return {"isolation": self.plan.record() if self.plan else {"mode": self.config.isolation},
+                "layers": list(self._layers), "notes": list(dict.fromkeys(self._notes)),
                 "compat_used": sorted(self._compat_used), "children_started": len(self.startup_seconds),
                 "startup_seconds": [round(seconds, 4) for seconds in self.startup_seconds],
                 "requests": self._request_id}
@@ -84,6 +133,24 @@ class Session:
     @property
     def layers(self) -> list[str]:
         return list(self._layers)
+
+    @contextlib.contextmanager
+    def budget(self, seconds: float | None, name: str):
+        """Requests inside the block share ``seconds`` of wall time (child start-up included; None: no
+        limit). A request gets at most what is left of every open budget; once one is spent, requests
+        end at once as ``timeout``, saying which budget. Yields the Budget (``exhausted``, ``spent``)."""
+        budget = Budget(seconds, name)
+        self._budgets.append(budget)
+        try:
+            yield budget
+        finally:
+            self._budgets.remove(budget)
+
+    def set_affinity(self, cpus: set[int] | None) -> None:
+        """Pin the child's whole process tree to ``cpus`` (children started later too); None: undo."""
+        self._affinity = set(cpus) if cpus else None
+        if self._child is not None and self._child.alive():
+            tree.set_affinity(self._child.root_pid, self._affinity or spawner.default_affinity())
 
     def run(self, program: dict, arrays: dict[str, np.ndarray] | None = None, timeout: float | None = None,
             fresh: bool = True) -> Reply:
@@ -93,15 +160,38 @@ class Session:
         self.open()
         self._request_id += 1
         request_id = self._request_id
+        limiting = min(self._budgets, key=lambda budget: budget.remaining, default=None)
+        if limiting is not None and limiting.exhausted:
+            return Reply("timeout", request_id=request_id, layers=list(self._layers),
+                         detail=f"not run: {limiting.describe()} was already spent")
+        started = time.perf_counter()
+        try:
+            reply = self._run(request_id, program, arrays, fresh, timeout, limiting)
+        finally:
+            for budget in self._budgets:
+                budget.spent += time.perf_counter() - started
+        return reply
+
+    def _run(self, request_id: int, program: dict, arrays: dict, fresh: bool, timeout: float | None,
+             limiting: Budget | None) -> Reply:
+        seconds = timeout if timeout is not None else self.limits.wall_time
+        budget_deadline = time.monotonic() + limiting.remaining if limiting is not None else None
         new_child = self._child is None or not self._child.alive()
         if new_child:
             if self._child is not None:
                 self._child.discard()
-            self._child, failure = self._start(request_id)
+            self._child, failure = self._start(request_id, budget_deadline)
             if failure is not None:
+                if budget_deadline is not None and failure.status == "timeout":
+                    failure.detail = f"{limiting.describe()} ran out while the child was starting"
                 return failure
-        seconds = timeout if timeout is not None else self.limits.wall_time
-        reply = self._exchange(self._child, request_id, program, arrays, fresh, seconds)
+        deadline = time.monotonic() + seconds       # the request's own timeout starts once the child is ready
+        budget_ends = budget_deadline is not None and budget_deadline < deadline
+        reply = self._exchange(self._child, request_id, program, arrays, fresh,
+                               budget_deadline if budget_ends else deadline)
+        if reply.status == "timeout" and reply.detail == _TIMED_OUT:
+            reply.detail = (f"{limiting.describe()} ran out during this request" if budget_ends
+                            else f"the request did not finish within {seconds:g} s")
         reply.new_child, reply.layers = new_child, list(self._layers)
         self._compat_used.update(reply.compat_used)
         if reply.status not in ("ok", "error", "blocked") or self._child.fatal:
@@ -110,18 +200,20 @@ class Session:
         return reply
 
     # --- the child's life ----------------------------------------------------------------------
-    def _start(self, request_id: int) -> tuple["_Child | None", Reply | None]:
-        level = self._namespace_level()
+    def _start(self, request_id: int, deadline: float | None) -> tuple["_Child | None", Reply | None]:
         started = time.perf_counter()
+        protected, notes = _protected_paths(self.config, self.scratch)
+        self._notes += notes
         try:
-            protected, notes = _protected_paths(self.config, self.scratch)
-            self._notes += notes
-            child = _Child.spawn(self.config, self.scratch, level, protected)
+            child = spawner.call(lambda: _Child.spawn(self.config, self.scratch, self.plan, protected,
+                                                      self._uid.uid if self._uid else None), self._affinity)
         except OSError as error:
             return None, Reply("crashed", request_id=request_id, new_child=True,
                                detail=f"the sandbox child could not be started: {error}")
+        boot_deadline = time.monotonic() + START_SECONDS
         try:
-            ready = child.boot(_child_config(self.config, self.scratch, protected), time.monotonic() + START_SECONDS)
+            ready = child.boot(_child_config(self.config, self.scratch, protected, self.plan),
+                               min(boot_deadline, deadline) if deadline is not None else boot_deadline)
         except (ChannelClosed, ChannelTimeout, ProtocolError) as error:
             child.kill()
             stderr = child.stderr.take()
@@ -129,35 +221,24 @@ class Session:
             if any(sign in stderr for sign in ("MemoryError", "Cannot allocate memory", "failed to map segment")):
                 detail += (f"; it ran out of memory while starting: the address-space limit "
                            f"({self.config.limits.address_space >> 20} MiB) is too small for Python and numpy")
+            elif "bwrap:" in stderr:
+                detail += f"; bubblewrap said: {stderr.strip().splitlines()[-1][:300]}"
             failure = Reply("timeout" if isinstance(error, ChannelTimeout) else "crashed", request_id=request_id,
                             new_child=True, stdout=child.stdout.take(), stderr=stderr, detail=detail)
             child.discard()
             return None, failure
         self.startup_seconds.append(time.perf_counter() - started)
-        self._layers = PARENT_LAYERS + child.namespace_layers + [layer for layer in ready.get("layers", [])
-                                                                 if isinstance(layer, str)]
+        self._layers = PARENT_LAYERS + self.plan.layers + [layer for layer in ready.get("layers", [])
+                                                           if isinstance(layer, str)]
         self._notes += [note for note in ready.get("notes", []) if isinstance(note, str)]
         return child, None
 
-    def _namespace_level(self) -> str:
-        if self.config.namespaces == "off":
-            return "none"
-        level = launch.available_namespaces()
-        if self.config.namespaces == "required" and level != "full":
-            raise SandboxError(f"namespaces='required' but this system offers {level!r} (unshare unavailable "
-                               "or unprivileged user namespaces disabled)")
-        if level != "full":
-            self._notes.append("Linux namespaces are unavailable here (unshare or unprivileged user namespaces "
-                               f"missing; level {level!r}): no private network/mount/pid namespaces")
-        return level
-
     # --- one request -----------------------------------------------------------------------------
     def _exchange(self, child: "_Child", request_id: int, program: dict, arrays: dict, fresh: bool,
-                  seconds: float) -> Reply:
+                  deadline: float) -> Reply:
         started, cpu_before = time.perf_counter(), child.cpu_seconds()
-        deadline = time.monotonic() + seconds
         records, step, outcome = [], None, None
-        with _ScratchWatch(self.scratch.root, self.limits, child) as watch:
+        with _Watch(self.scratch.root, self.limits, child) as watch:
             try:
                 frame = channel.encode(channel.REQUEST, child.nonce, request_id, {"program": program, "fresh": fresh},
                                        arrays)
@@ -172,18 +253,19 @@ class Session:
                     else:
                         outcome = parse_result(frame.meta, frame.arrays)
             except ChannelTimeout:
-                child.kill()
-                outcome = ("timeout", f"the request did not finish within {seconds:g} s")
+                outcome = ("timeout", _TIMED_OUT)
             except ChannelClosed:
                 outcome = ("crashed", child.exit_description(self.limits))
             except ProtocolError as error:
-                child.kill()
                 outcome = ("protocol", f"the submission interfered with the result channel ({error})")
+            cpu_after = child.cpu_seconds()         # before a kill: the tree is still there to be read
+            if isinstance(outcome, tuple) and outcome[0] != "crashed":
+                child.kill()
         if watch.exceeded:
-            records.append({"action": "scratch", "detail": watch.exceeded})
+            records.append(watch.exceeded)
         reply = Reply("ok", request_id=request_id, step=step, blocked=[describe(record) for record in records],
                       stdout=child.stdout.take(), stderr=child.stderr.take(),
-                      wall_time=time.perf_counter() - started, cpu_time=_cpu_delta(cpu_before, child.cpu_seconds()))
+                      wall_time=time.perf_counter() - started, cpu_time=_cpu_delta(cpu_before, cpu_after))
         if isinstance(outcome, tuple):
             reply.status, reply.detail = outcome
         else:
@@ -191,49 +273,63 @@ class Session:
                                                                     outcome.error)
             reply.compat_used = outcome.compat_used
             child.fatal = outcome.fatal
-        if watch.exceeded:                      # the next child gets a fresh copy of the submission
-            reply.status, reply.detail = "blocked", f"the child was stopped: {describe(records[-1])}"
+        if watch.exceeded:
+            reply.status, reply.detail = "blocked", f"the child was stopped: {describe(watch.exceeded)}"
             child.kill()
-            self.scratch.remove()
-            self.scratch = None
+            if watch.exceeded["action"] == "scratch":   # the next child gets a fresh copy of the submission
+                self.scratch.remove()
+                self.scratch = None
         return reply
 
 
+_TIMED_OUT = "timed out"
+
+
 class _Child:
-    """One child process: its pipes, stream drains, channel reader and the pid whose CPU time is read."""
+    """One child: the process the parent started (outer bwrap, or the interpreter), its pipes, stream
+    drains and channel reader. ``root_pid`` is the root of the tree whose CPU time is read."""
 
     def __init__(self, process: subprocess.Popen, request_fd: int, reply_fd: int, nonce: bytes, limits,
-                 namespace_layers: list[str]):
+                 under_bwrap: bool):
         self.process = process
         self.request_fd, self.reply_fd, self.nonce = request_fd, reply_fd, nonce
         self.reader = channel.FrameReader(reply_fd, nonce, limits.reply_bytes, (channel.NOTICE, channel.REPLY))
         self.stdout = Drain(process.stdout.fileno(), limits.output_bytes)
         self.stderr = Drain(process.stderr.fileno(), limits.output_bytes)
-        self.namespace_layers = namespace_layers
-        self.python_pid = process.pid
+        self.under_bwrap = under_bwrap
+        self.root_pid = self.python_pid = process.pid
         self.fatal = False
 
     @classmethod
-    def spawn(cls, config: SandboxConfig, scratch: scratch_dir.Scratch, level: str, protected: list[Path]) -> "_Child":
+    def spawn(cls, config: SandboxConfig, scratch: scratch_dir.Scratch, plan: isolation.Plan, protected: list[Path],
+              uid: int | None) -> "_Child":
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
-        command, layers = launch.wrap(launch.python_command(bundle.stub(request_read, reply_write)), level,
-                                      scratch.root, scratch.mounts_dir, protected, config.readable_paths)
+        passed = [request_read, reply_write]
+        python_argv = launch.python_command(bundle.stub(request_read, reply_write))
+        if plan.bwrap:
+            filter_fd = seccomp.program_fd() if plan.seccomp else None
+            passed += [filter_fd] if filter_fd is not None else []
+            command = bwrap.command(plan, python_argv, scratch_root=scratch.root, work_dir=scratch.root,
+                                    python_roots=launch.python_roots(), readable=_resolved(config.readable_paths),
+                                    protected=protected, seccomp_fd=filter_fd, uid=uid)
+        else:
+            command = python_argv
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, pass_fds=(request_read, reply_write),
-                                       cwd=scratch.root, start_new_session=True,
+                                       stderr=subprocess.PIPE, pass_fds=passed, cwd=scratch.root,
+                                       start_new_session=True,
                                        env=launch.environment(scratch.root, scratch.tmp_dir, config.threads))
         except OSError:
             for fd in (request_write, reply_read):
                 os.close(fd)
             raise
         finally:
-            os.close(request_read)
-            os.close(reply_write)
+            for fd in passed:
+                os.close(fd)
         os.set_blocking(request_write, False)
         os.set_blocking(reply_read, False)
-        return cls(process, request_write, reply_read, channel.new_nonce(), config.limits, layers)
+        return cls(process, request_write, reply_read, channel.new_nonce(), config.limits, bool(plan.bwrap))
 
     def boot(self, child_config: dict, deadline: float) -> dict:
         """Send the child's code and its configuration (with the nonce); wait for it to report ready."""
@@ -245,20 +341,22 @@ class _Child:
             frame = self.reader.read(0, deadline, max_body=channel.MAX_META_BYTES)
         finally:
             self.reader.kinds = (channel.NOTICE, channel.REPLY)
-        if self.namespace_layers:
-            self.python_pid = _only_child(self.process.pid) or self.process.pid
+        found = tree.processes(self.root_pid)
+        if found:                       # outer bwrap -> namespace init -> the interpreter: the only leaf now
+            self.python_pid = found[-1].pid
         return frame.meta
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL the interpreter and its process group, reap them, close the pipes. Safe to repeat."""
-        if self.process.returncode is None and self.python_pid != self.process.pid:
-            _send_kill(os.kill, self.python_pid)      # unshare reaps it (no zombie left) and exits with its signal
-            self._reap(1.0)
-        if self.process.returncode is None:           # before the leader is reaped its group id cannot be reused
-            _send_kill(os.killpg, self.process.pid)
+        """SIGKILL the whole tree and the process group, reap, close the pipes. Safe to repeat."""
+        if self.process.returncode is None:
+            tree.kill(self.root_pid)
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)     # before the leader is reaped its group id is ours
+            except (ProcessLookupError, PermissionError):
+                pass
             self._reap(KILL_WAIT_SECONDS)
         for fd in (self.request_fd, self.reply_fd):
             try:
@@ -275,9 +373,9 @@ class _Child:
             stream.close()
 
     def stop(self) -> None:
-        """SIGKILL the interpreter from another thread; the thread reading the channel then sees it close."""
+        """SIGKILL the tree from another thread; the thread reading the channel then sees it close."""
         if self.process.returncode is None:
-            _send_kill(os.kill, self.python_pid)
+            tree.kill(self.root_pid)
 
     def _reap(self, seconds: float) -> None:
         try:
@@ -292,56 +390,48 @@ class _Child:
         except subprocess.TimeoutExpired:
             self.kill()
             return "the child closed the result channel and had to be killed"
+        if self.under_bwrap and 128 < code < 128 + 65:      # bwrap reports a signal as 128 + its number
+            code = -(code - 128)
         if code == 0:
             return "the submission ended the Python process (exit status 0: os._exit(0), or exit() in a thread)"
         if code < 0:
-            name = signal.Signals(-code).name
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
             reason = {"SIGXCPU": f" (the session's CPU-time cap of {limits.session_cpu_time():g} s)",
                       "SIGKILL": " (out of memory, or killed by the harness)", "SIGSEGV": " (a crash in native code)",
+                      "SIGSYS": " (a system call the sandbox forbids)",
                       "SIGXFSZ": f" (a file over the {limits.file_size >> 20} MB limit)"}.get(name, "")
             return f"the Python process running the submission was killed by {name}{reason}"
         return f"the Python process running the submission exited with status {code}"
 
-    def cpu_seconds(self) -> tuple[float, float] | None:
-        """(live threads' CPU time to the nanosecond, the whole process's in clock ticks), from /proc."""
-        try:
-            with open(f"/proc/{self.python_pid}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-            coarse = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-            precise = 0.0
-            for task in os.listdir(f"/proc/{self.python_pid}/task"):
-                with open(f"/proc/{self.python_pid}/task/{task}/schedstat") as schedstat:
-                    precise += int(schedstat.read().split()[0]) / 1e9
-            return precise, coarse
-        except (OSError, ValueError, IndexError):
-            return None
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds of the whole tree so far (tree.py)."""
+        return tree.cpu_seconds(self.root_pid)
 
 
-def _send_kill(kill, target: int) -> None:
-    try:
-        kill(target, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _cpu_delta(before, after) -> float | None:
-    """The precise delta, unless the coarse one (which includes threads that have exited) is clearly larger."""
+def _cpu_delta(before: float | None, after: float | None) -> float | None:
     if before is None or after is None:
         return None
-    precise, coarse = after[0] - before[0], after[1] - before[1]
-    return coarse if coarse > precise + 2.0 / _CLOCK_TICKS else max(precise, 0.0)
+    return max(after - before, 0.0)
 
 
-class _ScratchWatch:
-    """During a request, polls the scratch directory's size and kills the child when it passes the limit."""
+def _resolved(paths: list[Path]) -> list[Path]:
+    return [Path(path).resolve() for path in paths]
+
+
+class _Watch:
+    """During a request, polls the scratch directory's size and the tree's memory and CPU time, and stops
+    the child when one passes its limit. ``exceeded`` is then the refusal record."""
 
     def __init__(self, root: Path, limits, child: _Child):
         self.root, self.limits, self.child = root, limits, child
-        self.exceeded: str | None = None
+        self.exceeded: dict | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sandbox-scratch-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sandbox-watch", daemon=True)
 
-    def __enter__(self) -> "_ScratchWatch":
+    def __enter__(self) -> "_Watch":
         self._thread.start()
         return self
 
@@ -351,31 +441,40 @@ class _ScratchWatch:
         self._check()
 
     def _run(self) -> None:
-        while not self._stop.wait(SCRATCH_POLL_SECONDS):
+        while not self._stop.wait(WATCH_SECONDS):
             if self._check():
                 return
 
     def _check(self) -> bool:
         if self.exceeded:
             return True
+        limits = self.limits
         used, entries = scratch_dir.usage(self.root)
-        if used > self.limits.scratch_bytes:
-            self.exceeded = f"{self.limits.scratch_bytes >> 20} MB"
-        elif entries > self.limits.files_created + scratch_dir.MAX_ENTRIES:
-            self.exceeded = f"{self.limits.files_created} files"
+        if used > limits.scratch_bytes:
+            self.exceeded = {"action": "scratch", "detail": f"{limits.scratch_bytes >> 20} MB"}
+        elif entries > limits.files_created + scratch_dir.MAX_ENTRIES:
+            self.exceeded = {"action": "scratch", "detail": f"{limits.files_created} files"}
+        elif tree.resident_bytes(self.child.root_pid) > limits.address_space:
+            self.exceeded = {"action": "memory", "detail": f"{limits.address_space >> 20} MB"}
+        elif (self.child.cpu_seconds() or 0.0) > limits.session_cpu_time():
+            self.exceeded = {"action": "cpu", "detail": f"{limits.session_cpu_time():g} s"}
         if self.exceeded:
             self.child.stop()
         return bool(self.exceeded)
 
 
-def _child_config(config: SandboxConfig, scratch: scratch_dir.Scratch, protected: list[Path]) -> dict:
+def _child_config(config: SandboxConfig, scratch: scratch_dir.Scratch, protected: list[Path],
+                  plan: isolation.Plan) -> dict:
     limits = config.limits
+    # RLIMIT_NPROC counts a user's processes: it binds per sandbox only with a user id of its own
+    # (bubblewrap as root) or a user namespace of its own (bubblewrap otherwise)
+    processes = limits.processes if plan.bwrap else None
     return {
         "scratch_root": str(scratch.root), "package_dir": str(scratch.package_dir), "package": config.package_name,
         "refused": dict(scratch.refused), "compat": config.compat, "warm_imports": list(config.warm_imports),
         "python": config.python,
         "limits": {"address_space": limits.address_space, "cpu_time": limits.session_cpu_time(),
-                   "open_files": limits.open_files, "file_size": limits.file_size, "processes": limits.processes},
+                   "open_files": limits.open_files, "file_size": limits.file_size, "processes": processes},
         "policy": {"scratch_root": str(scratch.root), "sources": [str(path) for path in scratch.sources],
                    "readable": [str(path.resolve()) for path in config.readable_paths],
                    "protected": [str(path) for path in protected], "python_roots": launch.python_roots(),
@@ -403,19 +502,6 @@ def _protected_paths(config: SandboxConfig, scratch: scratch_dir.Scratch) -> tup
         else:
             kept.append(path)
     return kept, notes
-
-
-def _only_child(pid: int) -> int | None:
-    """The pid of the process whose parent is ``pid`` (unshare --fork has exactly one)."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rpartition(")")[2].split()[1]) == pid:
-                        return int(entry)
-            except (OSError, ValueError, IndexError):
-                continue
-    return None
 
 
 def _check_request(program: dict, arrays: dict) -> None:

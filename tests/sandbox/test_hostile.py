@@ -257,9 +257,7 @@ def test_reading_the_reference_and_the_expected_values_is_refused(hostile, tmp_p
 def test_protected_paths_are_not_even_visible_inside_the_mount_namespace(hostile, tmp_path):
     reply = run_function(hostile, "attacks", "exists", str(tmp_path / "expected" / "conv_forward.npy"))
     assert reply.status == "ok"
-    if "mount-namespace" not in reply.layers:
-        pytest.skip("no mount namespace on this system")
-    assert not reply.values["out"]
+    assert "bubblewrap" in reply.layers and not reply.values["out"]
 
 
 def test_writing_outside_the_scratch_directory_changes_nothing(hostile, tmp_path):
@@ -390,14 +388,15 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def test_without_namespaces_the_audit_hook_still_refuses(submission, open_session, tmp_path):
+def test_as_a_plain_process_the_audit_hook_still_refuses(submission, open_session, tmp_path):
     expected = tmp_path / "expected"
     expected.mkdir()
     np.save(expected / "conv_forward.npy", np.arange(4.0))
-    session = open_session(submission(**{"attacks.py": ATTACKS}), protected_paths=[expected], namespaces="off")
+    session = open_session(submission(**{"attacks.py": ATTACKS}), protected_paths=[expected], isolation="process")
     reply = run_function(session, "attacks", "load", str(expected / "conv_forward.npy"))
     assert reply.status == "blocked" and "belongs to the grader" in blocked_words(reply)
-    assert "net-namespace" not in reply.layers and "audit-hook" in reply.layers
+    assert "bubblewrap" not in reply.layers and "audit-hook" in reply.layers
+    assert session.summary()["isolation"]["in_force"] == "process"
     assert run_function(session, "attacks", "connect").status == "blocked"
     assert_still_serves(session)
 
