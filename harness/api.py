@@ -110,8 +110,9 @@ def _discover(directory: Path, lab: str | None) -> dict[str, list[Path]]:
 
 
 def _submission_dirs(directory: Path) -> list[Path]:
-    return sorted(child for child in directory.iterdir()
-                  if (child.is_dir() and not child.name.startswith((".", "_"))) or child.suffix == ".zip")
+    """Student folders and archives (an unreadable archive too: it gets its row with the reason)."""
+    from .submission import discover_entries
+    return [entry.path for entry in discover_entries(directory) if entry.status in ("gradable", "unreadable")]
 
 
 def _safe_name(name: str) -> str:
