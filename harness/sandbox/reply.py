@@ -52,7 +52,8 @@ class Reply:
     stdout: str = ""
     stderr: str = ""
     wall_time: float = 0.0                  # seconds, measured by the parent
-    cpu_time: float | None = None           # child CPU seconds, read by the parent from /proc
+    cpu_time: float | None = None           # CPU seconds of the child's whole process tree during the request,
+                                            # forked helpers included, alive or exited (tree.py)
     compat_used: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
     detail: str = ""                        # plain words for timeout, crashed and protocol

@@ -298,6 +298,7 @@ class _Child:
         self.stderr = Drain(process.stderr.fileno(), limits.output_bytes)
         self.under_bwrap = under_bwrap
         self.root_pid = self.python_pid = process.pid
+        self.tree = tree.Tree(process.pid)
         self.fatal = False
 
     @classmethod
@@ -341,7 +342,7 @@ class _Child:
             frame = self.reader.read(0, deadline, max_body=channel.MAX_META_BYTES)
         finally:
             self.reader.kinds = (channel.NOTICE, channel.REPLY)
-        found = tree.processes(self.root_pid)
+        found = self.tree.processes()
         if found:                       # outer bwrap -> namespace init -> the interpreter: the only leaf now
             self.python_pid = found[-1].pid
         return frame.meta
@@ -408,7 +409,7 @@ class _Child:
 
     def cpu_seconds(self) -> float | None:
         """CPU seconds of the whole tree so far (tree.py)."""
-        return tree.cpu_seconds(self.root_pid)
+        return self.tree.cpu_seconds()
 
 
 def _cpu_delta(before: float | None, after: float | None) -> float | None:
@@ -438,25 +439,26 @@ class _Watch:
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join()
-        self._check()
+        self._check(whole_tree=False)           # the scratch directory once more: files written at the end
 
     def _run(self) -> None:
         while not self._stop.wait(WATCH_SECONDS):
             if self._check():
                 return
 
-    def _check(self) -> bool:
+    def _check(self, whole_tree: bool = True) -> bool:
         if self.exceeded:
             return True
         limits = self.limits
         used, entries = scratch_dir.usage(self.root)
+        processes = self.child.tree.processes() if whole_tree else []
         if used > limits.scratch_bytes:
             self.exceeded = {"action": "scratch", "detail": f"{limits.scratch_bytes >> 20} MB"}
         elif entries > limits.files_created + scratch_dir.MAX_ENTRIES:
             self.exceeded = {"action": "scratch", "detail": f"{limits.files_created} files"}
-        elif tree.resident_bytes(self.child.root_pid) > limits.address_space:
+        elif tree.resident_bytes(processes) > limits.address_space:
             self.exceeded = {"action": "memory", "detail": f"{limits.address_space >> 20} MB"}
-        elif (self.child.cpu_seconds() or 0.0) > limits.session_cpu_time():
+        elif (tree.cpu_seconds(processes) or 0.0) > limits.session_cpu_time():
             self.exceeded = {"action": "cpu", "detail": f"{limits.session_cpu_time():g} s"}
         if self.exceeded:
             self.child.stop()

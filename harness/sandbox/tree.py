@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from dataclasses import dataclass
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -51,27 +53,59 @@ def read_stat(pid: int) -> ProcessInfo | None:
         return None
 
 
+class Tree:
+    """The processes descending from ``root_pid``, found with a cache: the stat file of a process outside
+    the tree is read once, of a process in the tree at every look (it may have been reparented or have
+    exited). A full scan every RESCAN_SECONDS guards against a pid reused by a new process of the tree.
+    Thread-safe (the request's thread and the watch both read it)."""
+
+    RESCAN_SECONDS = 1.0
+
+    def __init__(self, root_pid: int):
+        self.root_pid = root_pid
+        self._outside: set[int] = set()
+        self._scanned = 0.0
+        self._lock = threading.Lock()
+
+    def processes(self) -> list[ProcessInfo]:
+        """The root and all its descendants (root first), as they are now."""
+        with self._lock:
+            if time.monotonic() - self._scanned > self.RESCAN_SECONDS:
+                self._outside.clear()
+                self._scanned = time.monotonic()
+            children: dict[int, list[ProcessInfo]] = {}
+            root = None
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit() or int(entry) in self._outside:
+                    continue
+                info = read_stat(int(entry))
+                if info is None:
+                    continue
+                if info.pid == self.root_pid:
+                    root = info
+                children.setdefault(info.ppid, []).append(info)
+            if root is None:
+                return []
+            found, pending = [root], [root.pid]
+            while pending:
+                for child in children.get(pending.pop(), ()):
+                    found.append(child)
+                    pending.append(child.pid)
+            inside = {info.pid for info in found}
+            self._outside.update(pid for kids in children.values() for info in kids
+                                 if (pid := info.pid) not in inside)
+            return found
+
+    def cpu_seconds(self) -> float | None:
+        return cpu_seconds(self.processes())
+
+    def resident_bytes(self) -> int:
+        return resident_bytes(self.processes())
+
+
 def processes(root_pid: int) -> list[ProcessInfo]:
     """``root_pid`` and all its descendants (root first), from one scan of /proc."""
-    children: dict[int, list[ProcessInfo]] = {}
-    root = None
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        info = read_stat(int(entry))
-        if info is None:
-            continue
-        if info.pid == root_pid:
-            root = info
-        children.setdefault(info.ppid, []).append(info)
-    if root is None:
-        return []
-    found, pending = [root], [root.pid]
-    while pending:
-        for child in children.get(pending.pop(), ()):
-            found.append(child)
-            pending.append(child.pid)
-    return found
+    return Tree(root_pid).processes()
 
 
 def _thread_nanoseconds(pid: int) -> int | None:
@@ -85,9 +119,8 @@ def _thread_nanoseconds(pid: int) -> int | None:
     return total
 
 
-def cpu_seconds(root_pid: int) -> float | None:
+def cpu_seconds(tree: list[ProcessInfo]) -> float | None:
     """CPU seconds used by the tree so far, dead processes included (see the module docstring)."""
-    tree = processes(root_pid)
     if not tree:
         return None
     total = 0.0
@@ -99,9 +132,9 @@ def cpu_seconds(root_pid: int) -> float | None:
     return total
 
 
-def resident_bytes(root_pid: int) -> int:
+def resident_bytes(tree: list[ProcessInfo]) -> int:
     """Resident memory of the tree's live processes, summed (shared pages count once per process)."""
-    return sum(info.rss_pages for info in processes(root_pid) if info.state not in "ZX") * PAGE_BYTES
+    return sum(info.rss_pages for info in tree if info.state not in "ZX") * PAGE_BYTES
 
 
 def set_affinity(root_pid: int, cpus: set[int]) -> None:

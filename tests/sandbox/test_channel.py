@@ -150,3 +150,73 @@ def test_arrays_arrive_cache_line_aligned(pipe):
         for name, array in arrays.items():
             np.testing.assert_array_equal(frame.arrays[name], array)
             assert frame.arrays[name].__array_interface__["data"][0] % channel.ALIGNMENT == 0, name
+
+
+# --- every frame is hostile: decoding ends in arrays within the frame, or a ProtocolError ---------------
+
+def _body(meta: dict, payload: bytes = b"") -> bytes:
+    meta_bytes = channel.dumps(meta)
+    body = channel.META_LENGTH.pack(len(meta_bytes)) + meta_bytes
+    return body + bytes(-len(body) % channel.ALIGNMENT) + payload if payload else body
+
+
+def _decoded_or_refused(body: bytes) -> None:
+    try:
+        meta, arrays = channel.decode_body(bytearray(body))
+    except channel.ProtocolError:
+        return
+    assert isinstance(meta, dict) and "arrays" not in meta
+    for array in arrays.values():
+        assert array.nbytes <= len(body) and array.dtype.str[1:] in channel.WIRE_DTYPES
+
+
+@pytest.mark.parametrize("shape", [[0, 2 ** 70], [2 ** 70, 0], [0, 2 ** 40, 2 ** 40], [2 ** 62, 2 ** 62], [3, -1],
+                                   [1.5], ["1"], [True], None, 7, [1] * 33])
+def test_impossible_shapes_are_refused_before_any_allocation(shape):
+    with pytest.raises(channel.ProtocolError):
+        channel.decode_body(_body({"arrays": [{"name": "out", "dtype": "<f8", "shape": shape}]}, b"\0" * 64))
+
+
+@pytest.mark.parametrize("dtype", ["|O", "<V8", "<M8[s]", "<m8", "<U4", "|S4", "f8,i4", "float64", "<f3", "",
+                                   None, 8, "<<f8"])
+def test_only_plain_numeric_dtypes_cross_the_channel(dtype):
+    with pytest.raises(channel.ProtocolError):
+        channel.decode_body(_body({"arrays": [{"name": "out", "dtype": dtype, "shape": [1]}]}, b"\0" * 64))
+
+
+_DESCRIPTORS = st.fixed_dictionaries({
+    "name": st.one_of(st.text(max_size=8), st.integers(), st.none()),
+    "dtype": st.one_of(st.sampled_from(sorted("<>|="[i] + code for i in range(4) for code in channel.WIRE_DTYPES)),
+                       st.text(max_size=6)),
+    "shape": st.one_of(st.lists(st.one_of(st.integers(-2, 4), st.integers(0, 2 ** 80), st.floats(), st.text()),
+                                max_size=5), st.none(), st.integers()),
+})
+
+
+@settings(max_examples=150, deadline=None)
+@given(arrays=st.lists(_DESCRIPTORS, max_size=4), payload=st.binary(max_size=256),
+       extra=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3))
+def test_fuzzed_array_descriptors_never_escape_as_anything_but_protocol_errors(arrays, payload, extra):
+    _decoded_or_refused(_body({**extra, "arrays": arrays}, payload))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=512))
+def test_fuzzed_bytes_never_escape_as_anything_but_protocol_errors(body):
+    _decoded_or_refused(body)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                  max_size=4), max_leaves=20),
+       st.dictionaries(st.text(max_size=4), hnp.arrays(np.float64, 2), max_size=2))
+def test_fuzzed_reply_metadata_is_a_result_or_a_protocol_error(meta, arrays):
+    from harness.sandbox.reply import parse_result
+    for candidate in (meta, {"status": "ok", "values": meta}, {"status": "error", "values": {}, "error": meta}):
+        if not isinstance(candidate, dict):
+            continue
+        try:
+            parse_result(candidate, arrays)
+        except channel.ProtocolError:
+            pass
