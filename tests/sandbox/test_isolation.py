@@ -204,3 +204,18 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def test_check_and_grade_exit_2_saying_how_to_install_bubblewrap(monkeypatch, capsys, tmp_path):
+    from harness import cli
+    missing = isolation.Probe(None, None, f"bubblewrap (bwrap) is not installed: {isolation.INSTALL_HINT}",
+                              os.geteuid() == 0, None, None)
+    monkeypatch.setattr(isolation, "probe", lambda: missing)
+    correct = Path(__file__).resolve().parents[2] / "submissions" / "aics-exp2-1"
+    for argv in (["check", str(correct / "correct"), "--lab", "aics-exp2-1"],
+                 ["grade", str(correct), "--lab", "aics-exp2-1", "--out", str(tmp_path / "out")]):
+        assert cli.main(argv) == 2
+        error = capsys.readouterr().err
+        assert "apt-get install bubblewrap" in error and "--isolation fallback" in error
+        assert len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
