@@ -29,14 +29,16 @@ CONTAINER_KINDS = {"aics.style_transfer.run": ("forward", "backward"), "aics.vgg
 
 
 def static_code(check) -> frozenset:
-    """(module, class, method) of each computing role the check calls by name."""
+    """(module, class, method) of each method the check calls after building its object (a kind's
+    ``called_methods(check)``, else the target's methods for the kind's roles other than setup ones)."""
     target = check.target
     kind = registry.get(check.kind)
     if target is None or not target.class_name or kind is None:
         return frozenset()
-    namer = kind.wrapped(check) if hasattr(kind, "wrapped") else kind
-    roles = [role for role in getattr(namer, "roles", ()) if role not in SETUP_ROLES]
-    names = [namer.method(check, role) if hasattr(namer, "method") else target.method(role) for role in roles]
+    if hasattr(kind, "called_methods"):
+        names = kind.called_methods(check)
+    else:
+        names = [target.method(role) for role in getattr(kind, "roles", ()) if role not in SETUP_ROLES]
     return frozenset((target.module, target.class_name, name) for name in names)
 
 

@@ -56,6 +56,11 @@ class GradCheck(Kind):
     def strategy(self, check):
         return self.wrapped(check).strategy(check)
 
+    def called_methods(self, check):
+        """The forward and backward it runs (for harness.root_cause)."""
+        wrapped = self.wrapped(check)
+        return [wrapped.method(check, "forward"), wrapped.method(check, "backward")]
+
     def constructor_values_keys(self):
         return ()
 

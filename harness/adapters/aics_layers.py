@@ -122,6 +122,18 @@ class AicsKind(Kind):
         values, reply, _ = self.run_dispatched(session, check, ctx, program, arrays, f"running {check.target.describe()}")
         return Execution(values, [reply])
 
+    def called_methods(self, check: CheckSpec) -> list[str]:
+        """The methods the check's programs call on the layer after building it (for harness.root_cause)."""
+        case = check.cases[0] if check.cases else Case("property", 0, {}, check.dtype)
+        program = Program()
+        try:
+            self.calls(check, case, program)
+        except (KeyError, TypeError):          # calls that need a case's own parameters: every role may be called
+            return [self.method(check, role) for role in self.roles if role not in ("init", "load")]
+        prefix = f"{self.layer}."
+        return list(dict.fromkeys(step["call"][len(prefix):] for step in program.steps
+                                  if step.get("call", "").startswith(prefix)))
+
     # --- the course's dispatch, when a named method is missing ---------------------------------
     def run_dispatched(self, session, check: CheckSpec, ctx, make: Callable[[CallPlan], Program], arrays: dict,
                        doing: str, fresh: bool = True):

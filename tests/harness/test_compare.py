@@ -121,3 +121,71 @@ def test_hidden_case_message_gives_no_values():
     for revealing in ("3e-09", "0.05", "1e+03", "1000", "got"):
         assert revealing not in comparison.message, revealing
     assert not {"worst_expected", "worst_actual", "scale"} & set(comparison.metrics)
+
+
+# --- outputs a submission could use to steer the comparison (issue 9) ---------------------------------------
+
+def test_a_float16_output_of_a_float64_check_fails_as_such():
+    expected = np.linspace(1, 2, 12)
+    result = compare_arrays("d_weight", expected, expected.astype(np.float16), TABLE, input_dtype=np.float64)
+    assert result.problem == "dtype" and "came back as float16" in result.message and "float64" in result.message
+
+
+def test_float16_is_accepted_only_when_the_inputs_were_float16():
+    expected = np.linspace(1, 2, 12)
+    assert compare_arrays("out", expected, expected.astype(np.float16), TABLE, input_dtype=np.float16).ok
+
+
+def test_the_tolerance_never_drops_below_float32_whatever_the_submission_returned():
+    expected = np.linspace(1, 2, 12)
+    wrong = expected * 1.009                       # 0.9% off: inside float16's tolerance, far outside float32's
+    for shown in (np.float16, np.float32, None):
+        result = compare_arrays("d_weight", expected, wrong, TABLE, input_dtype=np.float64, shown_dtype=shown)
+        assert result.problem == "values", shown
+    # a single-precision submission is judged at float32: its rounding passes, a 1e-3 error does not
+    single = expected.astype(np.float32)
+    assert compare_arrays("out", expected, single, TABLE, input_dtype=np.float64).ok
+    assert compare_arrays("out", expected, single * np.float32(1.001), TABLE, input_dtype=np.float64).problem == "values"
+    # a float64 output of a float64 check is held to float64 even when something else came back as float32
+    close_for_float32 = expected * (1 + 1e-6)
+    assert not compare_arrays("out", expected, close_for_float32, TABLE, input_dtype=np.float64).ok
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_anywhere_fails_even_where_the_expected_value_is_irrelevant(bad):
+    expected = np.zeros(6)
+    actual = expected.copy()
+    actual[4] = bad
+    result = compare_arrays("output", expected, actual, TABLE)
+    assert result.problem == "nonfinite" and "index (4,)" in result.message
+    all_nan = compare_arrays("output", expected, np.full(6, bad), TABLE)
+    assert all_nan.problem == "nonfinite"
+
+
+def test_values_that_overflow_the_difference_fail_without_nan_figures():
+    expected = np.array([-1e308, 1.0])
+    actual = np.array([1e308, 1.0])
+    result = compare_arrays("output", expected, actual, TABLE)
+    assert result.problem == "values"
+    assert result.metrics["max_abs_error"] == np.inf and not np.isnan(result.metrics["max_rel_error"])
+
+
+def test_a_nan_scalar_loss_fails():
+    assert compare_arrays("loss", np.asarray(0.5), np.asarray(np.nan), TABLE, shape_policy="squeeze").problem == "nonfinite"
+
+
+def test_complex_and_boolean_outputs_are_not_numbers_the_check_accepts():
+    expected = np.ones(3)
+    assert "complex" in compare_arrays("out", expected, expected.astype(np.complex128), TABLE).message
+    assert "True/False" in compare_arrays("out", expected, np.ones(3, dtype=bool), TABLE).message
+
+
+def test_expected_values_that_are_not_finite_are_the_harness_fault():
+    with pytest.raises(ValueError, match="not finite"):
+        compare_arrays("out", np.array([np.nan]), np.array([1.0]), TABLE)
+
+
+def test_exact_comparisons_name_nan():
+    result = compare_exact("top1", np.asarray(281), np.asarray(np.nan))
+    assert result.problem == "nonfinite" and "NaN" in result.message
+    assert compare_exact("top1", np.asarray(281), np.full((1, 1000), np.nan)).problem == "nonfinite"

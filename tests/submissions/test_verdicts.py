@@ -46,6 +46,8 @@ def test_expected_verdict(name, contexts):
             assert status[check_id] == "pass", (check_id, status[check_id], messages[check_id])
     if only is None and expected.get("level") is not None:
         assert result.level == expected["level"], {k: v for k, v in status.items() if v != "pass"}
+    for check_id, cause in expected.get("root_causes", {}).items():       # harness.root_cause
+        assert result.check(check_id).root_cause == cause, (check_id, result.check(check_id).diagnosis)
     mistake = SUMMARIES.get(expected.get("mistake"))
     if mistake is not None:
         failing = [check for check in result.checks if check.status in ("fail", "error")]
