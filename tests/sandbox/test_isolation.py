@@ -219,3 +219,61 @@ def test_check_and_grade_exit_2_saying_how_to_install_bubblewrap(monkeypatch, ca
         assert "apt-get install bubblewrap" in error and "--isolation fallback" in error
         assert len(error.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+TREE_HOGS = PROBES + """
+def fork_many(count):
+    switch_off_the_audit_hook()
+    started = 0
+    for _ in range(count):
+        try:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            started += 1
+        except OSError:
+            break
+    return started
+
+def hog(helpers, megabytes, spin):
+    # every helper stays under the per-process limits; together they do not
+    switch_off_the_audit_hook()
+    for _ in range(helpers):
+        if os.fork() == 0:
+            block = np.ones(megabytes << 17)          # megabytes of float64, touched
+            while spin or True:
+                if spin:
+                    block[0] += 1
+                else:
+                    time.sleep(0.05)
+    time.sleep(30)
+"""
+
+
+@pytest.fixture
+def hogs(submission, open_session):
+    def open_(**limits):
+        return open_session(submission(**{"probes.py": TREE_HOGS}), limits=limits)
+    return open_
+
+
+def test_processes_are_limited_for_the_whole_tree(hogs):
+    session = hogs(processes=24)
+    reply = run_function(session, "probes", "fork_many", 200)
+    assert reply.status == "ok" and 5 < reply.values["out"] < 24, reply.values.get("out")
+    assert_still_serves(session)
+
+
+def test_memory_is_limited_for_the_whole_tree(hogs):
+    session = hogs(address_space=768 << 20)
+    reply = run_function(session, "probes", "hog", 3, 300, False, timeout=20)
+    assert reply.status == "blocked", (reply.status, reply.detail)
+    assert "held more than 768 MB of memory together" in reply.detail
+    assert_still_serves(session)
+
+
+def test_cpu_time_is_limited_for_the_whole_tree(hogs):
+    session = hogs(cpu_time=1)
+    reply = run_function(session, "probes", "hog", 2, 1, True, timeout=20)
+    assert reply.status == "blocked" and "used more than 1 s of CPU time together" in reply.detail, reply.detail
+    assert reply.wall_time < 15
