@@ -43,6 +43,13 @@ def relu_backward(dout, x):
     return _activations.relu_backward(dout, x)
 
 
+def same_padding(kernel):
+    """(before, after) zeros that keep the size at stride 1: k // 2 each side for an odd kernel, k/2 - 1 before
+    and k/2 after for an even one (the notes' rule)."""
+    half = kernel // 2
+    return (half, half) if kernel % 2 else (half - 1, half)
+
+
 def conv_forward(x, weight, bias, stride, padding):
     return _conv.conv2d_forward(x, weight, bias, stride=stride, padding=padding)
 
@@ -134,12 +141,18 @@ class Conv2d(Layer):
         if bias:
             self.params["bias"] = np.zeros(out_channels)
 
+    def pads(self):
+        """(top, bottom, left, right)."""
+        if self.padding == "same":
+            return same_padding(self.params["weight"].shape[2]) + same_padding(self.params["weight"].shape[3])
+        return (self.padding,) * 4
+
     def forward(self, x):
         self.x = x
-        return conv_forward(x, self.params["weight"], self.params.get("bias"), self.stride, self.padding)
+        return conv_forward(x, self.params["weight"], self.params.get("bias"), self.stride, self.pads())
 
     def backward(self, dout):
-        dx, dweight, dbias = conv_backward(dout, self.x, self.params["weight"], self.stride, self.padding)
+        dx, dweight, dbias = conv_backward(dout, self.x, self.params["weight"], self.stride, self.pads())
         self.grads["weight"] = dweight
         if "bias" in self.params:
             self.grads["bias"] = dbias

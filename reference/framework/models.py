@@ -24,9 +24,9 @@ def residual_forward(main, shortcut, projected):
     return layers.relu_forward(main + shortcut)
 
 
-def residual_backward(dout, main, shortcut):
-    """(d main, d shortcut) of relu(main + shortcut)."""
-    dsum = layers.relu_backward(dout, main + shortcut)
+def residual_backward(dout, out):
+    """(d main, d shortcut) of out = relu(main + shortcut): dout where out > 0 (where main + shortcut > 0)."""
+    dsum = layers.relu_backward(dout, out)
     return dsum, dsum
 
 
@@ -67,11 +67,11 @@ class _Residual(object):
         for layer in self.sublayers():
             main = layer.forward(main)
         shortcut = x if self.shortcut_conv is None else self.shortcut_bn.forward(self.shortcut_conv.forward(x))
-        self.main_out, self.shortcut_out = main, shortcut
-        return residual_forward(main, shortcut, self.shortcut_conv is not None)
+        self.out = residual_forward(main, shortcut, self.shortcut_conv is not None)
+        return self.out
 
     def backward(self, dout):
-        dmain, dshortcut = residual_backward(dout, self.main_out, self.shortcut_out)
+        dmain, dshortcut = residual_backward(dout, self.out)
         for layer in reversed(self.sublayers()):
             dmain = layer.backward(dmain)
         if self.shortcut_conv is not None:

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from reference import _validate
 from reference.framework import graph as _graph
 from reference.framework import layers as _layers
 from reference.framework import losses as _losses
@@ -61,21 +60,18 @@ def sce_backward_not_averaged(scores, labels):
 
 # --- convolution and pooling ------------------------------------------------------------------------------
 
-def conv_same_extra_before(x, weight, bias, stride, padding):
+def same_padding_extra_before(kernel):
     """An even kernel padded k/2 before and k/2 - 1 after (the extra zero row and column on the wrong side)."""
-    if padding == "same":
-        kernel = weight.shape[2]
-        padding = (kernel // 2, kernel - 1 - kernel // 2) * 2
-    return layers.conv_forward(x, weight, bias, stride, padding)
+    return kernel // 2, kernel - 1 - kernel // 2
 
 
 def conv_output_one_window_short(x, weight, bias, stride, padding):
     """The output size taken as (H + 2p - K + 1) // stride: the last window is dropped when it would fit."""
     out = layers.conv_forward(x, weight, bias, stride, padding)
-    if padding == "same":
-        return out
-    size = lambda length: (length + 2 * padding - weight.shape[2] + 1) // stride   # noqa: E731
-    return out[:, :, :size(x.shape[2]), :size(x.shape[3])]
+    top, bottom, left, right = padding
+    rows, cols = (x.shape[2] + top + bottom - weight.shape[2] + 1) // stride, \
+        (x.shape[3] + left + right - weight.shape[3] + 1) // stride
+    return out[:, :, :rows, :cols]
 
 
 def conv_backward_bias_first_sample(dout, x, weight, stride, padding):
@@ -179,9 +175,9 @@ MISTAKES: tuple[Mistake, ...] = (
             "your SCE loss is summed over the batch instead of averaged", sce_summed),
     Mistake("framework.sce_backward_not_averaged", LOSSES + "sce_backward",
             "your SCE gradient is softmax - onehot; divide it by the batch size N", sce_backward_not_averaged),
-    Mistake("framework.conv_same_extra_before", LAYERS + "conv_forward",
+    Mistake("framework.conv_same_extra_before", LAYERS + "same_padding",
             "for an even kernel your 'same' padding puts the extra zero row and column before the image; the "
-            "notes pad k/2 - 1 before and k/2 after", conv_same_extra_before),
+            "notes pad k/2 - 1 before and k/2 after", same_padding_extra_before),
     Mistake("framework.conv_output_one_window_short", LAYERS + "conv_forward",
             "your output size is (H + 2p - K + 1) // stride, which drops the last window; it is "
             "(H + 2p - K) // stride + 1", conv_output_one_window_short),
@@ -233,8 +229,8 @@ def _in_float32(function):
 
 
 def conv_forward_einsum(x, weight, bias, stride, padding):
-    """Sliding windows and one einsum."""
-    top, bottom, left, right = _validate.padding4("padding", padding, weight.shape[2:])
+    """Sliding windows and one einsum; padding (top, bottom, left, right)."""
+    top, bottom, left, right = padding
     padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, weight.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
     out = np.einsum("nchwij,fcij->nfhw", windows, weight)

@@ -10,6 +10,7 @@ any batch, kernel, stride and padding, pooling windows that overlap or leave a r
 from __future__ import annotations
 
 import filecmp
+import functools
 import importlib
 import importlib.util
 import json
@@ -142,10 +143,14 @@ def test_manifest_entry_is_consistent_with_the_spec(key):
     assert f"**{key.split('/')[1]}**" in (SUBMISSIONS / "README.md").read_text(), "README.md describes each one"
 
 
+@functools.lru_cache(maxsize=None)
+def package_name(lab: str) -> str:
+    return yaml.safe_load((ROOT / "specs" / f"{lab}.yaml").read_text())["submission"]["package"]
+
+
 def package_dir(key: str) -> Path:
     """The submission's package directory (stu_upload/, cs231n/ ...: the spec's submission.package)."""
-    spec = yaml.safe_load((ROOT / "specs" / f"{lab_of(key)}.yaml").read_text())
-    return SUBMISSIONS / key / spec["submission"]["package"]
+    return SUBMISSIONS / key / package_name(lab_of(key))
 
 
 @pytest.mark.parametrize("key", [key for key in sorted(MANIFEST) if MANIFEST[key]["based_on"]])
