@@ -74,7 +74,8 @@ def measure_lab(lab: str, isolation: str) -> dict:
     if process.returncode != 0:
         return {"error": err.strip().splitlines()[-1:] or ["failed"]}
     figures = json.loads(out.strip().splitlines()[-1])
-    figures.update({"harness_peak_rss_mib": round(peaks[0] / 2**20), "largest_child_peak_rss_mib": round(peaks[1] / 2**20),
+    figures.update({"harness_peak_rss_mib": round(peaks[0] / 2**20),
+                    "largest_child_peak_rss_mib": round(peaks[1] / 2**20),
                     "tree_peak_rss_mib": round(peaks[2] / 2**20)})
     return figures
 

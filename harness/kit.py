@@ -214,7 +214,8 @@ def vendored_files() -> list[tuple[Path, str]]:
             package = origin.parent
             for path in sorted(package.rglob("*")):
                 relative = path.relative_to(package)
-                if path.is_file() and path.suffix in (".py", ".txt") and not {"__pycache__", "tests"} & set(relative.parts):
+                skipped = {"__pycache__", "tests"} & set(relative.parts)
+                if path.is_file() and path.suffix in (".py", ".txt") and not skipped:
                     chosen.append((path, f"{name}/{relative.as_posix()}"))
         else:
             chosen.append((origin, origin.name))
@@ -234,7 +235,8 @@ def _copy_engine(staging: Path) -> None:
 
 def readme(spec: LabSpec, manifest: dict) -> str:
     omitted = "".join(f"  - {check_id}: {reason}\n" for check_id, reason in manifest["omitted"].items())
-    examples = "".join(f"  - {check_id}: {count} examples\n" for check_id, count in manifest["property_examples"].items())
+    examples = "".join(f"  - {check_id}: {count} examples\n"
+                       for check_id, count in manifest["property_examples"].items())
     weights = manifest.get("weights")
     weights_line = (f"\nThe VGG19 checks need the course's weights file, {weights['name']}: add\n"
                     f"    --weights path/to/{weights['name']}\n" if weights else "")

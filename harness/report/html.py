@@ -381,7 +381,8 @@ def enlarge(rgb: np.ndarray, side: int, min_short: int = 1) -> np.ndarray:
 def _to_rgb(image_chw: np.ndarray) -> np.ndarray:
     """A mean-subtracted CHW image back to displayable RGB (the mean is the course's per-channel mean)."""
     mean = np.array([123.68, 116.779, 103.939]).reshape(3, 1, 1)
-    return np.clip(np.nan_to_num(np.asarray(image_chw, dtype=np.float64)) + mean, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    image = np.nan_to_num(np.asarray(image_chw, dtype=np.float64))
+    return np.clip(image + mean, 0, 255).astype(np.uint8).transpose(1, 2, 0)
 
 
 def png_data_uri(rgb: np.ndarray) -> str:

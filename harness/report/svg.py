@@ -99,7 +99,8 @@ def line_chart(series: list[tuple[str, list, list, str]], x_label: str, y_label:
         parts.append(_text(left - 6, y + 4, fmt(tick), "end"))
     for tick in x_ticks:
         x = x_pos(tick)
-        parts.append(f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="{AXIS_COLOUR}"/>')
+        parts.append(f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 4}" '
+                     f'stroke="{AXIS_COLOUR}"/>')
         parts.append(_text(x, top + plot_h + 17, fmt(tick), "middle"))
     parts.append(f'<path d="M{left},{top} V{top + plot_h} H{left + plot_w}" fill="none" stroke="{AXIS_COLOUR}"/>')
     for label, xs, ys, colour in series:
