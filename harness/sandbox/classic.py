@@ -82,8 +82,8 @@ def divide_item(owner, key, b) -> None:
 def _floors(a, b) -> bool:
     if not (_integral(a) and _integral(b)):
         return False
-    if isinstance(a, (np.ndarray, np.generic)) or isinstance(b, (np.ndarray, np.generic)):
-        try:                                # uint64 with a signed integer: NumPy divides in float64
+    if _unsigned64(a) or _unsigned64(b):        # with a signed integer NumPy divides in float64
+        try:
             return np.result_type(a, b).kind in "biu"
         except (TypeError, ValueError, OverflowError):
             return True
@@ -94,6 +94,11 @@ def _integral(value) -> bool:
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "biu"
     return isinstance(value, (int, np.integer, np.bool_))
+
+
+def _unsigned64(value) -> bool:
+    dtype = getattr(value, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.kind == "u" and dtype.itemsize == 8
 
 
 # --- Python 2 names ---------------------------------------------------------------------------------
