@@ -39,10 +39,13 @@ def test_python2_era_submission_passes_with_python2_semantics_recorded(lab, tmp_
         "class MaxPoolingLayer(object):\n",
         "class MaxPoolingLayer(object):\n    shapes = map(int, ['2', '2'])  # a list in Python 2\n"
         "    first = shapes[0]\n")]})
+    layers_1 = root / "stu_upload" / "layers_1.py"        # saved by a Chinese Windows editor, no declaration
+    layers_1.write_bytes(("# 全连接层\n" + layers_1.read_text(encoding="utf-8").replace("coding: utf-8", "")).encode("gbk"))
     result = _check(lab, root)
     assert _passed(result) == set(CHECKS)
     assert result.semantics["python"] == "2.7" and result.semantics["division"] == "classic"
     assert "print statement" in result.semantics["reason"]
+    assert any("layers_1.py" in item and "read as GBK" in item for item in result.semantics["evidence"])
     assert json.loads(json.dumps(result.to_json()))["semantics"]["python"] == "2.7"
     assert "note: run with Python 2.7 semantics (classic division)" in format_result(result)
     forced = _check(lab, root, python="3", only=("conv.forward_raw",))
