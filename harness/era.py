@@ -128,9 +128,12 @@ def decide(package_dir: Path, mode: str = "auto") -> Era:
     if mode not in MODES:
         raise ValueError(f"python must be one of {', '.join(MODES)}, not {mode!r}")
     package_dir = Path(package_dir)
-    files, bytecode, skipped = _sources(package_dir)
     started = time.perf_counter()
-    answer, failure = _probe(mode, files, bytecode)
+    try:
+        files, bytecode, skipped = _sources(package_dir)
+        answer, failure = _probe(mode, files, bytecode)
+    except (OSError, ValueError) as error:     # an unreadable file: the run goes on as Python 3, and says why
+        answer, failure, skipped = None, f"{type(error).__name__}: {error}", []
     seconds = time.perf_counter() - started
     if answer is None:
         python = "2.7" if mode == "2" else "3"

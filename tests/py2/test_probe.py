@@ -264,3 +264,13 @@ def test_classic_divide_floors_integers_only():
     result = classic.divide(np.arange(5, dtype=np.int32), 2)
     assert result.dtype == np.int32 and result.tolist() == [0, 0, 1, 1, 2]
     assert classic.divide(np.arange(5), 2.0).dtype == np.float64
+
+
+def test_an_unreadable_source_leaves_python3_and_says_why(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_bytes(PY2)
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(era.Path, "read_bytes", refuse)
+    decided = era.decide(tmp_path)
+    assert decided.python == "3" and "could not be examined (PermissionError" in decided.reason
