@@ -296,7 +296,8 @@ def test_misnamed_file_gets_a_hint(capsys, tmp_path):
     shutil.copy(EXP2_CORRECT / "stu_upload" / "layers_1.py", tmp_path / "stu_upload" / "layer_1.py")
     code, out, _ = run(capsys, "check", tmp_path, "--lab", "aics-exp2-1", "--only", "relu.forward")
     assert code == 1
-    assert "layers_1.py is missing from the submission (found layer_1.py" in out, out
+    assert "layers_1.py is missing from the submission" in out, out
+    assert "found layer_1.py: the course's file name is layers_1.py" in out, out
 
 
 # --- --json ------------------------------------------------------------------------------------------
