@@ -224,13 +224,12 @@ class StatementKind(Kind):
         package = check.options.get("reference") or check.reference
         if not package:
             return list(check.options.get("kernels", []))
-        prefix = package.removeprefix("reference.") + "."
         modules, found = self.modules(check), list(check.options.get("kernels", []))
         compiled = self.compile_for(check, _placeholder_params(check))
         for path in compiled.called:
             alias, _, rest = path.partition(".")
             if alias in modules and "." not in rest:
-                kernel = f"{prefix}{modules[alias]}.{rest}"
+                kernel = _defining_kernel(package, modules[alias], rest)
                 if kernel not in found:
                     found.append(kernel)
         return found
@@ -698,6 +697,20 @@ class TrainCheck(StatementKind):
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
+
+def _defining_kernel(package: str, module: str, name: str) -> str:
+    """``<module>.<name>`` below ``reference.``, named where the reference defines it: a year variant
+    (reference.cs231n_2017) re-exports most functions of its base package, whose mistakes then apply."""
+    import importlib
+    try:
+        found = getattr(importlib.import_module(f"{package}.{module}"), name)
+        home = getattr(found, "__module__", None)
+        if isinstance(home, str) and home.startswith("reference.") and getattr(found, "__name__", None) == name:
+            return f"{home.removeprefix('reference.')}.{name}"
+    except (ImportError, AttributeError):
+        pass
+    return f"{package.removeprefix('reference.')}.{module}.{name}"
+
 
 def _module_name(file: str) -> str:
     return file[:-3].replace("/", ".")

@@ -208,6 +208,11 @@ def dropout_backward_without_scale(dout, cache):
     return dout * (mask != 0) if dropout_param["mode"] == "train" else dout
 
 
+def dropout_p_as_keep_probability(x, dropout_param):
+    """In the 2016-2017 assignment p is the DROP probability; this keeps with probability p (the 2018 meaning)."""
+    return course.dropout_forward(x, dropout_param)
+
+
 # --- convolution and pooling ------------------------------------------------------------------------------
 
 def conv_true_convolution(x, w, b, conv_param):
@@ -382,6 +387,10 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("cs231n.dropout_drop_probability", LAYERS + "dropout_forward",
             "you used p as the probability of dropping a value; since spring 2018 p is the probability of "
             "KEEPING it (mask = rand < p, scaled by 1 / p)", dropout_p_as_drop_probability),
+    Mistake("cs231n_2017.dropout_keep_probability", "cs231n_2017.layers.dropout_forward",
+            "you used p as the probability of keeping a value (its meaning from spring 2018 on); in this "
+            "assignment p is the probability of DROPPING it (mask = rand >= p, scaled by 1 / (1 - p))",
+            dropout_p_as_keep_probability),
     Mistake("cs231n.dropout_not_inverted", LAYERS + "dropout_forward",
             "your dropout is not inverted: scale the kept values by 1 / p at train time and return x unchanged "
             "at test time", dropout_not_inverted),

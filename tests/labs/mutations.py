@@ -4,7 +4,7 @@ Their course-layout references (reference.cs231n, reference.framework ...) are g
 (harness.mutation.InProcessSession): first as they are, which must pass every check and leaves the expected
 values in the context's memo; then with each catalogued mistake of a kernel the spec calls patched in, running
 only the checks that call that kernel (and what they depend on), one of which must fail and name the mistake;
-then with each correct variant patched in, which must pass every check.
+then with each correct variant patched in, which must pass every check that calls a kernel it replaces.
 """
 from __future__ import annotations
 
@@ -65,8 +65,10 @@ class LabMutations:
             return self.grade(mistake.id, self.calling(mistake.kernel))
 
     def variant(self, variant) -> Outcome:
+        """Graded on the checks that call one of the variant's kernels (the clean run passed the others)."""
+        touched = sorted({check_id for kernel in variant.kernels for check_id in self.calling(kernel)})
         with patched(variant.kernels, "reference"):
-            return self.grade(variant.id)
+            return self.grade(variant.id, touched or None)
 
 
 def diagnosis_of(lab: LabMutations, mistake) -> dict:
