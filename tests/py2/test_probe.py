@@ -274,3 +274,33 @@ def test_an_unreadable_source_leaves_python3_and_says_why(tmp_path, monkeypatch)
     monkeypatch.setattr(era.Path, "read_bytes", refuse)
     decided = era.decide(tmp_path)
     assert decided.python == "3" and "could not be examined (PermissionError" in decided.reason
+
+
+SPEC = """\
+lab: demo
+title: demo lab
+{python}submission:
+  package: stu_upload
+  files: [layers_1.py]
+checks:
+  - id: relu.forward
+    kind: aics.relu.forward
+    target: {{file: layers_1.py, class: ReLULayer}}
+    points: 10
+    cases:
+      - {{name: small, shape: [2, 3]}}
+"""
+
+
+@pytest.mark.parametrize("line, python", [("", "auto"), ("python: 2\n", "2"), ("python: '3'\n", "3"),
+                                          ("python: auto\n", "auto")])
+def test_the_spec_names_the_default_semantics(line, python, tmp_path):
+    from harness.spec import parse_spec
+    assert parse_spec(SPEC.format(python=line), tmp_path / "demo.yaml").python == python
+
+
+def test_a_wrong_python_key_names_file_line_and_key(tmp_path):
+    from harness.errors import SpecError
+    from harness.spec import parse_spec
+    with pytest.raises(SpecError, match=r"demo.yaml:3: python: 4 is not one of"):
+        parse_spec(SPEC.format(python="python: 4\n"), tmp_path / "demo.yaml")
