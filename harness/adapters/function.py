@@ -509,12 +509,12 @@ class GradientCheck(StatementKind):
         found = []
         for name in check.options["gradients"]:
             base = arrays[name]
-            for _ in range(check.options.get("directions", 3)):
+            for _ in range(check.options.get("directions", 2)):
                 direction = rng.standard_normal(base.shape)
                 direction /= max(np.sqrt(np.mean(direction * direction)), 1e-300)
                 for sign in (1, -1):
                     found.append((name, "direction", direction, (base + sign * step * direction).astype(base.dtype)))
-            count = min(check.options.get("coordinates", 6), base.size)
+            count = min(check.options.get("coordinates", 3), base.size)
             for flat in rng.choice(base.size, size=count, replace=False) if count else ():
                 for sign in (1, -1):
                     moved = base.copy()
