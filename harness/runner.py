@@ -349,6 +349,9 @@ def _aggregate_metrics(outcomes: list[CaseOutcome]) -> dict:
                     worst[key] = max(worst.get(key, 0.0), float("inf") if value != value else value)
             if "mismatched" in output_metrics:
                 worst["mismatched"] = worst.get("mismatched", 0) + output_metrics["mismatched"]
+            if "notebook_rel_error" in output_metrics:   # the rel_error the course's notebook calls acceptable
+                worst["notebook_rel_error"] = min(worst.get("notebook_rel_error", float("inf")),
+                                                  output_metrics["notebook_rel_error"])
             if "ratio" in output_metrics:        # a speedup check: its figures are the check's figures
                 worst.update({key: value for key, value in output_metrics.items() if not isinstance(value, list)})
     return worst
