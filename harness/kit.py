@@ -40,6 +40,7 @@ from .spec import LabSpec, load_spec, parse_spec, stable_seed
 KIT_ARCHIVE, KIT_README, KIT_DATA = "check.pyz", "README.txt", "kit"
 REFERENCE_FREE_KINDS = {"aics.gradcheck"}
 NEEDS_WEIGHTS = {"aics.vgg19.classify", "aics.style_transfer.run"}
+NEEDS_LAB_FILES = ("dlp.",)          # kinds that run the course's own runtime files (harness.dlp)
 PROPERTY_EXAMPLES = 8
 SUPPORTED_PYTHON = "3.9"
 # Modules of the harness a kit never carries: the instructor's command line and library, the kit
@@ -72,6 +73,7 @@ def make_kit(lab: str, out: Path, weights: Path | None = None, image: Path | Non
         "python": python, "omitted": omitted, "property_examples": examples,
         "weights": fingerprint(context.weights_path) if weights else None,
         "checks": [check.id for check in kit_spec.checks],
+        "arrays": _arrays_per_case(store),
     }
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nnlab-kit-build-") as staging:
@@ -132,6 +134,8 @@ def _kit_spec_data(data: dict, spec: LabSpec, weights) -> tuple[dict, dict, dict
 def _omission(check, weights) -> str | None:
     if check.kind in NEEDS_WEIGHTS and weights is None:
         return "needs the course's VGG19 weights: make the kit with --weights to include it"
+    if check.kind.startswith(NEEDS_LAB_FILES):
+        return "runs the course's DLP files, which a kit does not carry: it is checked when grading"
     return None
 
 
@@ -177,6 +181,15 @@ def _store(kit_spec: LabSpec, run_context: RunContext) -> dict:
                 for name, value in kind.expected(check, case, arrays, run_context).items():
                     store[f"{check.id}/{case.name}/out/{name}"] = _plain(value, check.id, case.name, name)
     return store
+
+
+def _arrays_per_case(store: dict) -> dict[str, int]:
+    """check/case -> how many arrays the store holds for it (the student's run verifies the store)."""
+    counts: dict[str, int] = {}
+    for key in store:
+        check_id, case_name, _ = key.split("/", 2)
+        counts[f"{check_id}/{case_name}"] = counts.get(f"{check_id}/{case_name}", 0) + 1
+    return counts
 
 
 def _plain(value, check_id: str, case_name: str, name: str) -> np.ndarray:

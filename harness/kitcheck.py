@@ -73,13 +73,25 @@ def load_kit(directory: Path):
         raise HarnessError(f"{spec_file}: not a kit spec ({type(error).__name__}: {error}); "
                            "make the kit again with `harness kit`") from None
     store = KitStore.load(directory / STORE_NAME)
-    missing = [f"{check.id}/{case.name}" for check in spec.checks for case in check.cases
-               if not store.inputs(check.id, case.name)]
-    if missing:
-        raise HarnessError(f"{directory / STORE_NAME}: no stored inputs for {', '.join(missing[:5])}"
-                           f"{' ...' if len(missing) > 5 else ''}: the kit is incomplete or damaged; "
-                           "make it again with `harness kit`")
+    _verify_store(directory, spec, store, manifest)
     return spec, store, manifest
+
+
+def _verify_store(directory: Path, spec, store: KitStore, manifest: dict) -> None:
+    """Every case of the kit's spec has the arrays the manifest says were stored for it."""
+    expected = manifest.get("arrays")
+    if not isinstance(expected, dict):
+        raise HarnessError(f"{directory / MANIFEST_NAME}: 'arrays' must map check/case to a count")
+    held: dict[str, int] = {}
+    for key in store.arrays:
+        case_key = "/".join(key.split("/", 2)[:2])
+        held[case_key] = held.get(case_key, 0) + 1
+    cases = [f"{check.id}/{case.name}" for check in spec.checks for case in check.cases]
+    wrong = [case for case in cases if held.get(case, 0) != expected.get(case, 0)]
+    if wrong or set(held) - set(cases):
+        named = ", ".join((wrong or sorted(set(held) - set(cases)))[:5])
+        raise HarnessError(f"{directory / STORE_NAME}: the stored arrays do not match the kit's cases ({named}): "
+                           "the kit is incomplete or damaged; make it again with `harness kit`")
 
 
 def _json_object(path: Path, what: str) -> dict:

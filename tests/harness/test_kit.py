@@ -396,7 +396,7 @@ def test_old_python_gets_a_plain_message(kit21, tmp_path):
 
 @pytest.mark.parametrize("damage", ["no-manifest", "manifest-not-json", "manifest-a-list", "store-not-a-zip",
                                     "store-truncated", "spec-not-utf8", "spec-not-a-spec", "weights-not-an-object",
-                                    "store-empty"])
+                                    "store-empty", "store-missing-a-case", "manifest-without-counts"])
 def test_damaged_kit_is_one_line_exit_2(data21, tmp_path, capsys, damage):
     kit = tmp_path / "kit"
     shutil.copytree(data21, kit)
@@ -411,6 +411,11 @@ def test_damaged_kit_is_one_line_exit_2(data21, tmp_path, capsys, damage):
         "weights-not-an-object": lambda: (kit / "manifest.json").write_text(json.dumps(
             {**json.loads((data21 / "manifest.json").read_text()), "weights": "imagenet.mat"})),
         "store-empty": lambda: np.savez(kit / "expected.npz"),
+        "store-missing-a-case": lambda: np.savez(kit / "expected.npz", **{
+            key: value for key, value in np.load(data21 / "expected.npz").items() if not key.startswith("relu.")}),
+        "manifest-without-counts": lambda: (kit / "manifest.json").write_text(json.dumps(
+            {key: value for key, value in json.loads((data21 / "manifest.json").read_text()).items()
+             if key != "arrays"})),
     }
     damaged[damage]()
     code = kitcheck.main([str(SUBMISSIONS / "aics-exp2-1" / "correct"), "--only", "relu.forward"], kit)
@@ -418,6 +423,17 @@ def test_damaged_kit_is_one_line_exit_2(data21, tmp_path, capsys, damage):
     assert code == 2
     lines = [line for line in err.splitlines() if not line.startswith("check.pyz: [")]     # progress lines
     assert len(lines) == 1 and lines[0].startswith("check.pyz: error: ") and str(kit) in lines[0], err
+
+
+def test_a_lab_a_kit_cannot_check_is_one_line_exit_2(capsys, tmp_path):
+    """The DLP labs run the course's own runtime files, which a kit does not carry."""
+    from harness.spec import available_labs
+    if "aics-exp2-2" not in available_labs():
+        pytest.skip("no DLP lab here")
+    assert cli.main(["kit", "--lab", "aics-exp2-2", "--out", str(tmp_path / "kit")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "a kit would check nothing" in lines[0] and "DLP files" in lines[0], lines
+    assert not (tmp_path / "kit" / "check.pyz").exists()
 
 
 def test_misspelled_check_id_gets_a_suggestion(data21, capsys):
