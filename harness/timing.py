@@ -21,7 +21,9 @@ Sequential stopping: the verdict is the median ratio against a threshold. Once
 threshold by more than ``certain_factor`` (1.5: the pair ratios of one run
 vary by a few percent, benchmarks/bench_speedup_stability.py), the median of
 the remaining pairs could cross the threshold only if most later pairs moved
-by that factor; measuring stops there. Otherwise pairs are added up to
+by that factor; measuring stops there, provided the pair ratios also agree
+with each other (``max_spread``): one disturbed pair among three would move
+the reported figure, though not the verdict. Otherwise pairs are added up to
 ``max_pairs``. Most submissions are far from the threshold (a loop is about
 1x, a vectorised path 5-250x), so most stop after ``min_pairs``.
 """
@@ -124,9 +126,15 @@ class PairedTiming:
         return statistics.median(self.b_seconds) if self.b else math.nan
 
 
-def verdict_if_certain(ratios: list[float], threshold: float, min_pairs: int, factor: float) -> str | None:
-    """"above" or "below" once every ratio lies beyond ``threshold`` by ``factor`` on one side; else None."""
+def verdict_if_certain(ratios: list[float], threshold: float, min_pairs: int, factor: float,
+                       max_spread: float = math.inf) -> str | None:
+    """"above" or "below" once every ratio lies beyond ``threshold`` by ``factor`` on one side and ``min_pairs``
+    of them agree with their median within half of ``max_spread`` (a disturbed pair makes the figure reported,
+    not the verdict, uncertain; a few more pairs outvote it); else None."""
     if len(ratios) < min_pairs or not ratios:
+        return None
+    median = statistics.median(ratios)
+    if sum(abs(ratio - median) <= max_spread / 2 * median for ratio in ratios) < min_pairs:
         return None
     if min(ratios) >= threshold * factor:
         return "above"
@@ -137,7 +145,7 @@ def verdict_if_certain(ratios: list[float], threshold: float, min_pairs: int, fa
 
 def measure_until_certain(run_a: Callable[[int], Measurement], run_b: Callable[[int], Measurement],
                           threshold: float, min_pairs: int = 3, max_pairs: int = 9, factor: float = 1.5,
-                          decided: Callable[[], str] = lambda: "") -> PairedTiming:
+                          decided: Callable[[], str] = lambda: "", max_spread: float = math.inf) -> PairedTiming:
     """Alternate A and B (ABBA order) until the verdict against ``threshold`` is certain or ``max_pairs``;
     both are called with the pair's index (0, 1, ...). ``decided()`` returns a reason when something else
     has settled the verdict (a wrong result), which stops measuring after that pair."""
@@ -152,13 +160,13 @@ def measure_until_certain(run_a: Callable[[int], Measurement], run_b: Callable[[
         if decided():
             timing.stop_reason = f"stopped after {index + 1} pairs: {decided()}"
             return timing
-        side = verdict_if_certain(timing.ratios, threshold, min_pairs, factor)
+        side = verdict_if_certain(timing.ratios, threshold, min_pairs, factor, max_spread)
         if side is not None:
             timing.stop_reason = (f"certain after {index + 1} pairs: every pair ratio is at least {factor:g}x "
                                   f"{side} the threshold of {threshold:g}x")
             return timing
     timing.stop_reason = (f"{max_pairs} pairs, the most measured: the pair ratios came within {factor:g}x "
-                          f"of the threshold of {threshold:g}x")
+                          f"of the threshold of {threshold:g}x, or too few of them agreed within {max_spread / 2:.0%}")
     return timing
 
 

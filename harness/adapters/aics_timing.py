@@ -52,7 +52,8 @@ from .registry import register
 # min_ratio 2: judged against the course's plain loop, every genuine speedup path measured on the spec's
 # shapes is 4.4x (a per-output-channel multiply-and-sum, conv forward) or faster, and every loop is
 # 0.6-1.3x; benchmarks/bench_speedup_paths.py and the spec's comments give the figures.
-DEFAULT_OPTIONS = {"min_ratio": 2.0, "pairs": 9, "min_pairs": 3, "certain_factor": 1.5, "target_seconds": 0.03,
+DEFAULT_OPTIONS = {"min_ratio": 2.0, "pairs": 9, "min_pairs": 3, "certain_factor": 1.5, "stop_spread": 0.3,
+                   "target_seconds": 0.03,
                    "max_calls": 64, "max_batch_bytes": 64 << 20, "verify": 3, "raw_measurements": 1,
                    "min_fraction_of_reference": 0.0, "calibrate": True}
 UNCALIBRATED = {"calibrated": False}
@@ -72,6 +73,8 @@ class Speedup(Kind):
         "min_pairs": {"type": "integer", "minimum": 1, "description": "pairs before the verdict may stop early"},
         "certain_factor": {"type": "number", "minimum": 1, "description": "how far beyond the threshold every "
                            "pair ratio must lie to stop early"},
+        "stop_spread": {"type": "number", "minimum": 0, "description": "stop early only when min_pairs pair "
+                        "ratios lie within half this fraction of their median"},
         "target_seconds": NUMBER, "max_calls": {"type": "integer", "minimum": 1},
         "max_batch_bytes": {"type": "integer", "minimum": 1},
         "verify": {"type": "integer", "minimum": 0, "description": "timed calls per batch compared with the "
@@ -128,7 +131,7 @@ class Speedup(Kind):
         fast = lambda index: run.student("speedup", run.calls, index)      # noqa: E731
         settled = _settled_by_source(check, static)
         stopping = (options["min_ratio"], options["min_pairs"], options["pairs"], options["certain_factor"],
-                    lambda: "a timed call returned a wrong result" if run.wrong else settled)
+                    lambda: "a timed call returned a wrong result" if run.wrong else settled, options["stop_spread"])
         with _measuring(getattr(ctx, "timing_gate", None) or LocalGate(), session) as conditions:
             if run.calibrated:
                 raw = [run.student("raw", 1) for _ in range(options["raw_measurements"])]
