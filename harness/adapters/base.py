@@ -155,7 +155,7 @@ class Kind:
                                                   shown_dtype=shown))
             elif spec.comparison in ("exact", "unchanged"):
                 comparison = compare_exact(spec.label or spec.name, expected[spec.name], value, case.public)
-                if spec.comparison == "unchanged" and comparison.problem == "values":
+                if spec.comparison == "unchanged" and comparison.problem in ("values", "shape"):
                     comparison.message = f"{spec.label or spec.name} was modified in place: the layer must not change its caller's input"
                 comparisons.append(comparison)
             else:

@@ -291,19 +291,23 @@ def style_loss_backward_gram_never_filled(x, style_features):
 
 # --- Adam ---------------------------------------------------------------------------------
 
-def adam_without_bias_correction(param, grad, state, lr):
+def _adam_moments(param, grad, state, count_step: bool = True) -> dict:
+    """The optimizer's state after updating the moments m and v (beta1 0.9, beta2 0.999), and t unless told not to."""
     state = dict(state or {"m": np.zeros_like(param), "v": np.zeros_like(param), "t": 0})
-    state["t"] += 1
+    state["t"] += 1 if count_step else 0
     state["m"] = 0.9 * state["m"] + 0.1 * grad
     state["v"] = 0.999 * state["v"] + 0.001 * grad * grad
+    return state
+
+
+def adam_without_bias_correction(param, grad, state, lr):
+    state = _adam_moments(param, grad, state)
     return param - lr * state["m"] / (np.sqrt(state["v"]) + 1e-8), state
 
 
 def adam_step_counted_after_use(param, grad, state, lr):
     """t incremented after the bias correction: the first step divides by 1 - beta**0 = 0."""
-    state = dict(state or {"m": np.zeros_like(param), "v": np.zeros_like(param), "t": 0})
-    state["m"] = 0.9 * state["m"] + 0.1 * grad
-    state["v"] = 0.999 * state["v"] + 0.001 * grad * grad
+    state = _adam_moments(param, grad, state, count_step=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         m_hat = state["m"] / (1 - 0.9 ** state["t"])
         v_hat = state["v"] / (1 - 0.999 ** state["t"])
@@ -314,10 +318,7 @@ def adam_step_counted_after_use(param, grad, state, lr):
 
 def adam_eps_inside_sqrt(param, grad, state, lr):
     """m_hat / sqrt(v_hat + eps) where formula 3.17 has m_hat / (sqrt(v_hat) + eps)."""
-    state = dict(state or {"m": np.zeros_like(param), "v": np.zeros_like(param), "t": 0})
-    state["t"] += 1
-    state["m"] = 0.9 * state["m"] + 0.1 * grad
-    state["v"] = 0.999 * state["v"] + 0.001 * grad * grad
+    state = _adam_moments(param, grad, state)
     m_hat, v_hat = state["m"] / (1 - 0.9 ** state["t"]), state["v"] / (1 - 0.999 ** state["t"])
     return param - lr * m_hat / np.sqrt(v_hat + 1e-8), state
 
