@@ -69,6 +69,8 @@ class CallPlan:
 
 
 NO_PLAN = CallPlan()
+# The attributes the course's constructors bind by `type` (self.forward = self.forward_raw, ...).
+DISPATCHED_ROLES = ("forward", "backward")
 
 
 def course_type(method: str) -> int | None:
@@ -167,7 +169,9 @@ class AicsKind(Kind):
         missing = _missing_method(reply)
         if not missing:
             return None
-        for role in self.roles:
+        for role in DISPATCHED_ROLES:
+            if role not in self.roles:
+                continue
             name = self.method(check, role)
             if name != missing or role == name or role in plan.dispatched:
                 continue
