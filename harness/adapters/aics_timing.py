@@ -50,13 +50,12 @@ from .program import Program, ref
 from .registry import register
 
 # min_ratio 2: judged against the course's plain loop, every genuine speedup path measured on the spec's
-# shapes is 4.4x (a per-output-channel multiply-and-sum, conv forward) or faster, and every loop is
-# 0.6-1.3x; benchmarks/bench_speedup_paths.py and the spec's comments give the figures.
+# shapes is 4.3x (a per-output-channel multiply-and-sum, conv forward) or faster, and every faked one that
+# is timed is 0.8-1.0x; the spec's comments and benchmarks/README.md give the figures. target_seconds: one
+# batch of timed calls lasts about this long; max_batch_bytes bounds what a batch holds in the child.
 DEFAULT_OPTIONS = {"min_ratio": 2.0, "pairs": 9, "min_pairs": 3, "certain_factor": 1.5, "stop_spread": 0.3,
-                   "target_seconds": 0.03,
-                   "max_calls": 64, "max_batch_bytes": 64 << 20, "verify": 3, "raw_measurements": 1,
-                   "min_fraction_of_reference": 0.0, "calibrate": True}
-UNCALIBRATED = {"calibrated": False}
+                   "target_seconds": 0.03, "max_calls": 64, "max_batch_bytes": 64 << 20, "verify": 3,
+                   "raw_measurements": 1, "min_fraction_of_reference": 0.0, "calibrate": True}
 
 
 @register
@@ -291,8 +290,8 @@ class _Run:
             for name in self.layer.attributes(self.stage):
                 program.get(f"{owner}.{name}", as_=f"{name}{index}").output(f"{name}{index}")
         values, reply = self.request(program, arrays, f"calling {method} on new inputs")
-        loop_outputs = self.pair[2] if pair is not None and path == "speedup" and self.pair else {}
-        self.verify(method, batch, values, path == "speedup", loop_outputs)
+        if path == "speedup":           # the raw path is judged by its own checks; here it only reports a time
+            self.verify(method, batch, values, self.pair[2] if pair is not None and self.pair else {})
         cpu = reply.cpu_time if reply.cpu_time is not None and reply.cpu_time > 0 else reply.wall_time
         return Measurement(cpu, reply.wall_time, len(batch))
 
@@ -311,14 +310,12 @@ class _Run:
         self.request(program, arrays, f"calling {forward} before {self.method(path)}")
         return owners
 
-    def verify(self, method: str, batch: list[dict], values: dict, sample: bool, loop_outputs: dict) -> None:
-        """Compare results with the reference: a sample (``sample``), chosen now that they have arrived, or all."""
+    def verify(self, method: str, batch: list[dict], values: dict, loop_outputs: dict) -> None:
+        """Compare a sample of the results, chosen now that they have arrived, with the reference's."""
         if not self.calibrated or self.wrong:
             return
-        chosen = range(len(batch))
-        if sample:
-            chosen = secrets.SystemRandom().sample(range(len(batch)), min(len(batch), self.options["verify"]))
-            chosen = sorted(set(chosen) | ({0} if loop_outputs else set()))   # the loop's result for call 0 is at hand
+        chosen = secrets.SystemRandom().sample(range(len(batch)), min(len(batch), self.options["verify"]))
+        chosen = sorted(set(chosen) | ({0} if loop_outputs else set()))       # the loop's result for call 0 is at hand
         for index in chosen:
             expected = loop_outputs if index == 0 and loop_outputs else \
                 self.layer.reference(self.stage, "fast", self.case, batch[index], self.weights)
