@@ -28,6 +28,8 @@ class LabContext:
     kit_store: object | None = None     # a harness.kit.KitStore in kit mode: inputs and expected values from a file
     kit_dir: Path | None = None
     dlp: object | None = None           # harness.dlp.resources.DlpResources of a DLP lab (exp 2-2, 3-2)
+    # harness.batch.shared.SharedValues: a batch's inputs and expected values of fixed cases, computed once per run
+    shared_values: object | None = None
 
     @functools.cached_property
     def vgg_params(self):
