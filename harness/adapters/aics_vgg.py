@@ -4,10 +4,10 @@ Classification runs the student's VGG19 as the course driver does:
 VGG19(param_path), build_model, init_model, load_model, then the driver's
 own loop through vgg.layers in vgg.param_layer_name order, keeping pool5 and
 the softmax. The loop starts from the reference's preprocessed image, so
-pool5, softmax and top-1 test the layers and the weight loading and never
-call the student's load_image; the student's own preprocessing
-(load_image, vgg.input_image) is a separate run, compared with a tolerance
-for resampling differences.
+pool5, softmax and top-1 test the layers and the weight loading and do not
+depend on the student's load_image, which runs last in the same program; its
+result (vgg.input_image) is compared separately, with a tolerance for
+resampling differences.
 
 Style transfer drives the student's VGG19 forward/backward, content and
 style loss layers and AdamOptimizer through a few steps of the lab's loop
@@ -86,56 +86,66 @@ class VggClassify(Kind):
         return lab.expected_memo[key]
 
     def execute(self, session, check, case, arrays, ctx):
-        # pool5, softmax and top1 share one (slow) forward pass from the harness's own image; only the check of
-        # input_image runs the student's load_image, so a broken reader or image library costs that check alone.
+        key = ("vgg19.run", check.target.key)
+        if key not in ctx.memo:            # pool5, softmax, top1 and input_image share one (slow) run
+            ctx.memo[key] = self._run_student(session, check, arrays, ctx)
         wanted = {spec.name for spec in self.compared_outputs(check)}
-        runs = [("vgg19.forward", self._run_forward)] if wanted - {"input_image"} else []
-        if "input_image" in wanted:
-            runs.append(("vgg19.load_image", self._run_load_image))
+        parts = ([ctx.memo[key]["forward"]] if wanted - {"input_image"} else []) + \
+                ([ctx.memo[key]["load_image"]] if "input_image" in wanted else [])
         values, replies = {}, []
-        for name, run in runs:
-            key = (name, check.target.key)
-            if key not in ctx.memo:
-                ctx.memo[key] = run(session, check, arrays, ctx)
-            outcome = ctx.memo[key]
-            if isinstance(outcome, ChildFailure):
-                raise outcome
-            values.update(outcome.values)
-            replies += outcome.replies
+        for part in parts:
+            if isinstance(part, ChildFailure):
+                raise part
+            values.update(part.values)
+            replies += part.replies
         return Execution(values, replies)
 
-    def _run_forward(self, session, check, arrays, ctx):
-        """VGG19(param_path), build, init, load, then the driver's loop over vgg.layers from our image."""
+    def _run_student(self, session, check, arrays, ctx) -> dict:
+        """{"forward": Execution | ChildFailure, "load_image": Execution | ChildFailure}.
+
+        One program: VGG19(param_path), build, init, load, the driver's loop over vgg.layers from the
+        harness's own image (pool5, softmax), and last the student's load_image. So a broken reader or image
+        library costs the preprocess check alone: the outputs assigned before a failure come back with it.
+        When the child died (timeout, crash) those are lost, and the forward pass runs again on its own.
+        """
+        methods = check.target.methods
+        program = self._forward_program(check, ctx)
+        program.call(f"vgg.{methods.get('load_image', 'load_image')}", str(ctx.lab.image_path))
+        program.get("vgg.input_image", as_="input_image")
+        program.output("pool5", "softmax", "input_image")
+        reply = session.run(program.to_dict(), arrays, timeout=check.timeout, fresh=True)
+        if reply.status == "ok":
+            return {"forward": self._forward_values(reply), "load_image": Execution(dict(reply.values), [reply])}
+        forward_done = all(isinstance(reply.values.get(name), np.ndarray) for name in CAPTURED)
+        if forward_done:
+            return {"forward": self._forward_values(reply), "load_image": ChildFailure(reply, "calling VGG19.load_image")}
+        if reply.status == "error":        # an exception before the forward pass had finished: it failed there
+            failure = ChildFailure(reply, "running the VGG19 forward pass")
+            return {"forward": failure, "load_image": failure}
+        program = self._forward_program(check, ctx).output("pool5", "softmax")
+        again = session.run(program.to_dict(), arrays, timeout=check.timeout, fresh=True)
+        if again.status == "ok":
+            return {"forward": self._forward_values(again), "load_image": ChildFailure(reply, "calling VGG19.load_image")}
+        failure = ChildFailure(again, "running the VGG19 forward pass")
+        return {"forward": failure, "load_image": failure}
+
+    def _forward_program(self, check, ctx) -> Program:
         program = Program()
         _build_vgg(program, check, ctx.lab.weights_path)
         program.chain("vgg.layers", "vgg.param_layer_name", ref("image"), capture=CAPTURED,
                       method=check.target.methods.get("forward", "forward"), as_="acts")
         program.item("acts", "pool5", as_="pool5").item("acts", "softmax", as_="softmax")
-        program.output("pool5", "softmax")
-        try:
-            reply = _run(session, program, arrays, check.timeout, "running the VGG19 forward pass")
-        except ChildFailure as failure:
-            return failure
-        values = dict(reply.values)
-        softmax = values.get("softmax")
+        return program
+
+    @staticmethod
+    def _forward_values(reply) -> Execution:
+        values = {name: reply.values.get(name) for name in CAPTURED}
+        softmax = values["softmax"]
         if isinstance(softmax, np.ndarray) and softmax.size and np.all(np.isfinite(softmax)):
             values["top1"] = np.asarray(int(np.argmax(softmax.reshape(softmax.shape[0], -1)[0])))
         else:
             values["top1"] = softmax
         return Execution(values, [reply])
-
-    def _run_load_image(self, session, check, arrays, ctx):
-        """The student's load_image on the run's image (after load_model, which sets the mean it subtracts)."""
-        program = Program()
-        _build_vgg(program, check, ctx.lab.weights_path)
-        program.call(f"vgg.{check.target.methods.get('load_image', 'load_image')}", str(ctx.lab.image_path))
-        program.get("vgg.input_image", as_="input_image")
-        program.output("input_image")
-        try:
-            reply = _run(session, program, {}, check.timeout, "calling VGG19.load_image")
-        except ChildFailure as failure:
-            return failure
-        return Execution(dict(reply.values), [reply])
 
 
 STYLE_CASE = {"height": POSITIVE, "width": POSITIVE, "steps": {"type": "integer", "minimum": 1, "maximum": 10},

@@ -1,6 +1,8 @@
 """The legacy shims behave like the removed functions (checked here in-process; the child uses the same module)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -273,6 +275,14 @@ def jitted(x):
     return x + 1
 
 
+def read_like_students(name):
+    """load_image's first lines as students wrote them: imageio, and scipy.misc after a bare import scipy.io."""
+    import imageio
+    by_imageio = np.asarray(imageio.imread(name))
+    by_misc = scipy.misc.imresize(scipy.misc.imread(name, mode='RGB'), [10, 12, 3])
+    return as_array({{"imageio": by_imageio.tolist(), "misc": by_misc.tolist()}})
+
+
 def uses_cv2(path):
     return cv2.imread(path)
 
@@ -291,6 +301,8 @@ def legacy_package(tmp_path_factory):
     package.mkdir()
     (package / "legacy.py").write_text(LEGACY.format(names=sorted(compat.NUMPY_ALIASES)))
     (package / "honest.py").write_text("def double(x):\n    return 2 * x\n")
+    rgb = np.random.default_rng(1).integers(0, 256, size=(20, 16, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(package / "cat.png")
     return package
 
 
@@ -347,6 +359,14 @@ def test_scipy_misc_is_an_attribute_after_import_scipy_io(legacy_session):
     assert "scipy.misc.imresize" in reply.compat_used
 
 
+def test_students_image_readers_work_in_the_child(legacy_session, legacy_package):
+    reply = _call(legacy_session, "read_like_students", "cat.png")
+    assert reply.status == "ok", (reply.error, reply.detail)
+    rgb = np.asarray(Image.open(legacy_package / "cat.png"))
+    np.testing.assert_array_equal(reply.values["out"]["imageio"], rgb)
+    np.testing.assert_array_equal(reply.values["out"]["misc"], compat.imresize(rgb, [10, 12, 3]))
+
+
 def test_plotting_progress_bars_and_numba_cost_nothing(legacy_session):
     reply = _call(legacy_session, "plots")
     assert reply.status == "ok", (reply.error, reply.detail)
@@ -397,3 +417,113 @@ def test_import_guards_are_found_in_the_source(tmp_path):
     assert not compat._inside_import_guard(str(source), 5)
     assert compat._inside_import_guard(str(source), 7)
     assert not compat._inside_import_guard(str(source), 11)
+
+
+# --- the field kinds, end to end (shared/field-kinds/KINDS.md: imageio-reader, np-mat, scipy.misc) -----
+
+EXP31_FAST = Path(__file__).resolve().parents[2] / "submissions" / "aics-exp3-1" / "correct-vectorized"
+EXP21 = Path(__file__).resolve().parents[2] / "submissions" / "aics-exp2-1" / "correct"
+VGG_CHECKS = ["vgg19.pool5", "vgg19.softmax", "vgg19.top1", "vgg19.preprocess"]
+PIL_READ = "image = Image.open(image_dir).convert('RGB').resize((224, 224), Image.BILINEAR)"
+READERS = {
+    # a Python 3 student reading with imageio (a dependency of the harness)
+    "imageio": ("import imageio\n",
+                "image = Image.fromarray(imageio.imread(image_dir)).convert('RGB').resize((224, 224), Image.BILINEAR)"),
+    # the template's scipy.misc calls after a bare `import scipy.io` (SciPy < 1.2 made scipy.misc an attribute)
+    "scipy-misc": ("", "image = scipy.misc.imresize(scipy.misc.imread(image_dir, mode='RGB'), [224, 224, 3])"),
+    # OpenCV, plotting and scikit-image imported at the top, none installed here
+    "cv2": ("import cv2\nimport matplotlib.pyplot as plt\nimport skimage.io\n",
+            "image = Image.fromarray(cv2.imread(image_dir)[:, :, ::-1]).resize((224, 224), Image.BILINEAR)"),
+}
+
+
+@pytest.fixture(scope="module")
+def exp31_context():
+    from harness.context import build_context
+    from harness.spec import load_spec
+    return build_context(load_spec("aics-exp3-1"))
+
+
+def _with_reader(tmp_path, reader: str) -> Path:
+    import shutil
+    imports, read = READERS[reader]
+    root = tmp_path / reader
+    shutil.copytree(EXP31_FAST, root, ignore=shutil.ignore_patterns("__pycache__", "EXPECT*"))
+    source = root / "stu_upload" / "vgg_cpu.py"
+    text = source.read_text()
+    assert PIL_READ in text and "import scipy.io\n" in text
+    source.write_text(text.replace("import scipy.io\n", "import scipy.io\n" + imports, 1).replace(PIL_READ, read))
+    return root
+
+
+@pytest.mark.slow
+def test_checks_on_the_harness_image_never_depend_on_load_image(tmp_path, exp31_context):
+    """The imageio-reader kind with a reader that is not installed (cv2): pool5, softmax and top-1 run on the
+    harness's image and pass; the preprocess check, which calls load_image, fails naming the library."""
+    from harness import api
+    result = api.check(_with_reader(tmp_path, "cv2"), context=exp31_context, only=VGG_CHECKS)
+    status = {check.id: check.status for check in result.checks if check.id in VGG_CHECKS}
+    assert status == {"vgg19.pool5": "pass", "vgg19.softmax": "pass", "vgg19.top1": "pass",
+                      "vgg19.preprocess": "error"}
+    message = result.check("vgg19.preprocess").message
+    assert "cv2.imread needs the library cv2, which is not installed in the grading environment" in message
+    assert "cv2 (not installed: a stand-in that fails when used)" in result.sandbox["compat_used"]
+
+
+def test_np_mat_is_emulated_and_noted(tmp_path):
+    import shutil
+    from harness import api
+    root = tmp_path / "np-mat"
+    shutil.copytree(EXP21, root, ignore=shutil.ignore_patterns("__pycache__", "EXPECT*"))
+    source = root / "stu_upload" / "layers_1.py"
+    line = "self.output = np.matmul(self.input, self.weight) + self.bias"
+    assert line in source.read_text()
+    source.write_text(source.read_text().replace(
+        line, "self.output = np.asarray(np.mat(self.input) * np.mat(self.weight)) + self.bias"))
+    result = api.check(root, "aics-exp2-1")
+    assert result.score == result.max_score == 100, [(c.id, c.message) for c in result.checks if c.status != "pass"]
+    assert "numpy.mat" in result.sandbox["compat_used"]
+    off = api.check(root, "aics-exp2-1", compat=False, only=["fc.forward"])
+    assert off.check("fc.forward").status == "error" and "np.mat" in off.check("fc.forward").message
+
+
+class _ScriptedSession:
+    """Answers the VGG19 kind's requests with prepared replies, recording the programs it was sent."""
+
+    def __init__(self, *replies):
+        self.replies, self.programs = list(replies), []
+
+    def run(self, program, arrays=None, timeout=None, fresh=True):
+        self.programs.append(program)
+        return self.replies.pop(0)
+
+
+def _vgg_run(exp31_context, *replies):
+    from harness.adapters import registry
+    from harness.context import RunContext
+    kind, check = registry.get("aics.vgg19.classify"), exp31_context.spec.check("vgg19.pool5")
+    session = _ScriptedSession(*replies)
+    outcome = kind._run_student(session, check, {"image": np.zeros((1, 3, 224, 224))}, RunContext(exp31_context))
+    return outcome, session
+
+
+@pytest.mark.parametrize("died", ["timeout", "crashed"])
+def test_a_load_image_that_kills_the_child_costs_the_forward_pass_nothing(exp31_context, died):
+    """The child died somewhere in the one program: the forward pass runs again alone to tell where."""
+    from harness.adapters.base import ChildFailure, Execution
+    from harness.sandbox.reply import Reply
+    softmax = np.full((1, 1000), 1e-3)
+    outcome, session = _vgg_run(exp31_context, Reply(died, detail="the child died"),
+                                Reply("ok", values={"pool5": np.zeros((1, 512, 7, 7)), "softmax": softmax}))
+    assert isinstance(outcome["forward"], Execution) and outcome["forward"].values["top1"] == 0
+    assert isinstance(outcome["load_image"], ChildFailure) and outcome["load_image"].reply.status == died
+    first, second = session.programs
+    assert any("load_image" in str(step) for step in first["steps"])
+    assert not any("load_image" in str(step) for step in second["steps"])
+
+
+def test_an_exception_in_the_forward_pass_is_not_run_twice(exp31_context):
+    from harness.adapters.base import ChildFailure
+    from harness.sandbox.reply import ChildError, Reply
+    outcome, session = _vgg_run(exp31_context, Reply("error", error=ChildError("ValueError", "bad conv")))
+    assert isinstance(outcome["forward"], ChildFailure) and len(session.programs) == 1
