@@ -82,6 +82,7 @@ class Session:
         self._budgets: list[Budget] = []
         self._affinity: set[int] | None = None
         self.startup_seconds: list[float] = []
+        self.request_seconds = 0.0              # wall seconds of every request, child start-ups included (batch metrics)
 
     def __enter__(self) -> "Session":
         self.open()
@@ -128,7 +129,7 @@ class Session:
                 "layers": list(self._layers), "notes": list(dict.fromkeys(self._notes)),
                 "compat_used": sorted(self._compat_used), "children_started": len(self.startup_seconds),
                 "startup_seconds": [round(seconds, 4) for seconds in self.startup_seconds],
-                "requests": self._request_id}
+                "requests": self._request_id, "request_seconds": round(self.request_seconds, 4)}
 
     @property
     def layers(self) -> list[str]:
@@ -168,6 +169,7 @@ class Session:
         try:
             reply = self._run(request_id, program, arrays, fresh, timeout, limiting)
         finally:
+            self.request_seconds += time.perf_counter() - started
             for budget in self._budgets:
                 budget.spent += time.perf_counter() - started
         return reply
