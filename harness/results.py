@@ -113,9 +113,23 @@ class SubmissionResult:
             "duration": round(self.duration, 3),
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> "SubmissionResult":
+        """The result ``to_json`` wrote (a batch's stored results); the in-memory artifacts are not in it."""
+        checks = [CheckResult(**{**{key: value for key, value in check.items() if key in _CHECK_FIELDS},
+                                 "cases": [CaseOutcome(**{key: value for key, value in case.items() if key in _CASE_FIELDS})
+                                           for case in check.get("cases", [])]})
+                  for check in data.get("checks", [])]
+        return cls(**{**{key: value for key, value in data.items() if key in _RESULT_FIELDS}, "checks": checks})
+
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2, default=_json_default) + "\n")
+
+
+_CHECK_FIELDS = set(CheckResult.__dataclass_fields__) - {"cases"}
+_CASE_FIELDS = set(CaseOutcome.__dataclass_fields__) - {"artifacts", "gallery"}
+_RESULT_FIELDS = set(SubmissionResult.__dataclass_fields__) - {"checks"}
 
 
 def _case_json(case: CaseOutcome) -> dict:
