@@ -6,19 +6,17 @@
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .context import LabContext, build_context
-from .report.html import write_html
 from .errors import HarnessError
 from .results import SubmissionResult
-from .runner import RunOptions, check_submission, require_isolation, unreadable_submission
+from .runner import RunOptions, check_submission, require_isolation
 from .selection import select_checks
 from .spec import LabSpec, available_labs, load_spec, override_limits
 
-__all__ = ["check", "grade", "kit", "labs", "GradedSubmission"]
+__all__ = ["check", "grade", "kit", "labs", "similarity", "GradedSubmission", "GradedBatch"]
 
 
 def labs(specs_dir: Path | None = None) -> list[LabSpec]:
@@ -57,63 +55,87 @@ def kit(lab: str, out: str | Path, *, weights=None, image=None, python: str | No
 
 @dataclass
 class GradedSubmission:
-    name: str
+    name: str                    # the submission's id: its entry name in the class folder, in full
     result: SubmissionResult
     json_path: Path
+    status: str = "graded"       # graded, timeout, harness_error, unreadable (harness.batch.status)
+    reason: str = ""
+
+
+class GradedBatch(list):
+    """The graded submissions (GradedSubmission, by lab then id) and, per lab, the batch's outcome
+    (harness.batch.run.BatchOutcome: what was graded now, kept, not graded and why, scores changed)."""
+
+    def __init__(self, items=(), outcomes=()):
+        super().__init__(items)
+        self.outcomes = list(outcomes)
 
 
 def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, weights=None, image=None,
           compat: bool = True, on_result=None, limits: dict[str, str] | None = None, python: str | None = None,
-          isolation: str = "bwrap") -> list[GradedSubmission]:
-    """Grade every submission under ``directory`` into ``out``.
+          isolation: str = "bwrap", jobs: int = 1, resume: bool = False, regrade: bool = False,
+          executor: str = "local", scheduler: str | None = None, similarity: bool = False,
+          known: str | Path | None = None, progress: str = "off", progress_stream=None) -> GradedBatch:
+    """Grade every submission under ``directory`` into ``out`` (harness.batch).
 
-    Layout: ``directory/<lab>/<name>/`` (the lab from the folder name) or, with
-    ``lab`` given, ``directory/<name>/``. Writes ``out/<lab>/<name>.json`` and ``.html``.
-    ``on_result(graded)`` is called after each submission (progress display).
+    Layout: with ``lab``, ``directory/<entry>`` is one student's folder or archive, and ``out`` gets
+    ``<folder>/result.json`` and ``report.html`` per submission (the folder: the entry's name made safe,
+    with a short hash), ``grades.csv``, ``gradescope/``, ``junit.xml``, ``index.html`` and the store
+    ``grades.sqlite``. Without ``lab``, every ``directory/<lab>/`` named after a lab is a batch of its
+    own in ``out/<lab>/``. ``resume``: grade only what is not stored or changed since; ``regrade``:
+    everything again (an output folder already holding a batch needs one of them). ``jobs`` workers
+    (``executor`` "local", or "dask" on ``scheduler`` or a local cluster); ``similarity``: also
+    similarity.html (against the solutions in ``known`` too). ``on_result(graded)`` is called after
+    each submission is stored.
     """
+    from .batch.run import grade_batch
+    from .batch.task import Settings
     directory, out = Path(directory), Path(out)
     if not directory.is_dir():
         raise HarnessError(f"{directory}: not a directory")
+    if resume and regrade:
+        raise HarnessError("--resume and --regrade exclude each other: --resume keeps what is graded, "
+                           "--regrade grades everything again")
     require_isolation(isolation)                    # before any grading: one clear message, exit status 2
-    graded = []
-    for lab_name, submissions in _discover(directory, lab).items():
-        spec = load_spec(lab_name)
-        if limits:
-            override_limits(spec.limits, limits)       # a bad override stops the run before any grading
-        context = build_context(spec, weights=weights, image=image)
-        for submission in submissions:
-            try:
-                result = check(submission, spec.lab, compat=compat, context=context, python=python, limits=limits,
-                               isolation=isolation)
-            except HarnessError as error:         # this submission's archive, not the run: grade the others
-                result = unreadable_submission(submission, spec, str(error))
-            json_path = out / spec.lab / f"{_safe_name(submission.name)}.json"
-            result.write_json(json_path)
-            write_html(result, json_path.with_suffix(".html"), spec.tiers)
-            item = GradedSubmission(submission.name, result, json_path)
-            graded.append(item)
-            if on_result:
-                on_result(item)
-    return graded
+    mode = "regrade" if regrade else "resume" if resume else "new"
+    batches = {lab: (directory, out)} if lab else {name: (directory / name, out / name) for name in _lab_folders(directory)}
+    graded, outcomes = [], []
+    for lab_name, (root, lab_out) in batches.items():
+        settings = Settings(weights=str(weights) if weights else None, image=str(image) if image else None,
+                            compat=compat, limits=dict(limits or {}), python=python, isolation=isolation)
+
+        def stored(record, lab_out=lab_out):
+            if on_result is not None:
+                on_result(_graded(record, lab_out))
+
+        outcome = grade_batch(root, lab_out, lab_name, mode=mode, jobs=jobs, executor=executor, scheduler=scheduler,
+                              settings=settings, progress_mode=progress, progress_stream=progress_stream,
+                              on_record=stored)
+        if similarity:
+            from .batch.similarity import write_similarity
+            write_similarity(root, outcome, known=Path(known) if known else None)
+        outcomes.append(outcome)
+        graded += [_graded(record, lab_out) for record in outcome.records]
+    return GradedBatch(graded, outcomes)
 
 
-def _discover(directory: Path, lab: str | None) -> dict[str, list[Path]]:
-    if lab:
-        return {lab: _submission_dirs(directory)}
+def similarity(directory: str | Path, out: str | Path, *, lab: str, known: str | Path | None = None):
+    """similarity.html for the submissions in ``directory`` (one folder or archive per student) into ``out``;
+    returns the report (harness.batch.similarity.SimilarityReport)."""
+    from .batch.similarity import similarity_report
+    return similarity_report(Path(directory), Path(out), lab, known=Path(known) if known else None)
+
+
+def _graded(record, out: Path) -> GradedSubmission:
+    from .batch.layout import BatchPaths
+    return GradedSubmission(record.id, SubmissionResult.from_json(record.result),
+                            BatchPaths(out).result_json(record.folder), record.status, record.reason)
+
+
+def _lab_folders(directory: Path) -> list[str]:
     known = set(available_labs())
-    found = {child.name: _submission_dirs(child) for child in sorted(directory.iterdir())
-             if child.is_dir() and child.name in known}
+    found = [child.name for child in sorted(directory.iterdir()) if child.is_dir() and child.name in known]
     if not found:
         raise HarnessError(f"{directory}: no folder named after a lab ({', '.join(sorted(known))}); "
                            "use --lab to grade a folder of submissions for one lab")
     return found
-
-
-def _submission_dirs(directory: Path) -> list[Path]:
-    """Student folders and archives (an unreadable archive too: it gets its row with the reason)."""
-    from .submission import discover_entries
-    return [entry.path for entry in discover_entries(directory) if entry.status in ("gradable", "unreadable")]
-
-
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "submission"

@@ -1,7 +1,8 @@
 """`harness`: a thin command line over harness.api.
 
     harness check PATH --lab LAB [--only ID[,ID...]] [--json FILE] [--html FILE] ...
-    harness grade DIR [--out DIR] [--lab LAB] ...
+    harness grade DIR [--out DIR] [--lab LAB] [--jobs N] [--resume | --regrade] [--executor local|dask] ...
+    harness similarity DIR --lab LAB --out DIR [--known DIR]   near-copies among the submissions
     harness labs [LAB]                   the labs; with LAB, its checks (ids, points, tiers)
     harness kit --lab LAB --out DIR      a student kit (check.pyz)
     harness --version
@@ -98,14 +99,31 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=_check)
 
     grade = commands.add_parser("grade", parents=[debug], help="grade a folder of submissions into a reports folder",
-                                description="Grade every submission under DIR (DIR/<lab>/<name>/, or DIR/<name>/ "
-                                            "with --lab). Example: harness grade submissions --out reports")
+                                description="Grade every submission under DIR (DIR/<entry>, one folder or archive per "
+                                            "student, with --lab; else DIR/<lab>/<entry> into OUT/<lab>/). OUT gets "
+                                            "<entry>-<hash>/result.json and report.html, grades.csv, gradescope/, "
+                                            "junit.xml, index.html and the store grades.sqlite. "
+                                            "Example: harness grade submissions --out reports")
     grade.add_argument("directory", type=Path, help="the folder of submissions")
     grade.add_argument("--out", type=Path, default=Path("reports"),
                        help="where the results and reports go (default: reports)")
     grade.add_argument("--lab", help="the lab of every submission in DIR (default: from DIR's folder names)")
     _resources(grade)
+    _batch(grade)
     grade.set_defaults(command=_grade)
+
+    similar = commands.add_parser("similarity", parents=[debug], help="find near-copies among the submissions",
+                                  description="Write OUT/similarity.html: for the lab, the pairs of submissions whose "
+                                              "code is unusually similar once names and formatting are normalised, "
+                                              "with the shared fragments side by side (copydetect's winnowing). "
+                                              "Example: harness similarity uploads --lab aics-exp3-3 --out reports")
+    similar.add_argument("directory", type=Path, help="the folder of submissions (one folder or archive per student)")
+    similar.add_argument("--lab", required=True, help="the lab of the submissions (required)")
+    similar.add_argument("--out", type=Path, default=Path("reports"), help="where similarity.html goes "
+                         "(default: reports)")
+    similar.add_argument("--known", type=Path, metavar="DIR", help="a folder of known public solutions (one folder "
+                         "or archive each) to compare every submission with (default: none)")
+    similar.set_defaults(command=_similarity)
 
     labs = commands.add_parser("labs", parents=[debug], help="list the labs, or one lab's checks",
                                description="Without LAB: every lab with its title, checks and points. With LAB: "
@@ -150,6 +168,30 @@ def _resources(parser: argparse.ArgumentParser) -> None:
                              "(default: bwrap)")
 
 
+def _batch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="grade N submissions at a time, each in its own worker and sandbox (default: 1); "
+                             "speedup timing still runs one at a time, on a CPU of its own")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue a batch in OUT: grade only the submissions "
+                       "not stored yet or changed since (content hash) (default: OUT must hold no batch)")
+    again.add_argument("--regrade", action="store_true", help="grade every submission in OUT's batch again (after a "
+                       "spec fix) and list whose score changed (default: OUT must hold no batch)")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="local worker processes, or a dask.distributed cluster (the cluster extra) "
+                             "(default: local)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler to use, e.g. "
+                        "tcp://10.0.0.5:8786 (default: a local cluster of --jobs workers on the loopback interface)")
+    parser.add_argument("--similarity", action="store_true",
+                        help="also write OUT/similarity.html: near-copies among the submissions (default: off)")
+    parser.add_argument("--known", type=Path, metavar="DIR", help="with --similarity: a folder of known public "
+                        "solutions to compare every submission with (default: none)")
+    parser.add_argument("--progress", choices=("auto", "live", "plain", "off"), default="auto",
+                        help="what to show while submissions are graded, on stderr: a live line (done/total, the "
+                             "running submissions, ETA), a plain line per submission, or nothing (default: auto, "
+                             "live on a terminal, plain otherwise)")
+
+
 def _limit(text: str) -> tuple[str, str]:
     key, separator, value = text.partition("=")
     if not separator or not key or not value:
@@ -184,14 +226,22 @@ def _only_selected(result, only) -> bool:
 
 
 def _grade(args) -> int:
-    def progress(item):
-        level = f", level {item.result.level}" if item.result.level is not None else ""
-        print(f"{item.result.lab}/{item.name}: {item.result.score:g}/{item.result.max_score:g}{level}", flush=True)
-
+    from .batch.summary import format_batch
+    if args.known and not args.similarity:
+        raise HarnessError("--known compares with known solutions in the similarity report: add --similarity")
     graded = api.grade(args.directory, args.out, lab=args.lab, weights=args.weights, image=args.image,
-                       compat=args.compat, on_result=progress, limits=dict(args.limit), python=args.python,
-                       isolation=args.isolation)
-    print(f"graded {len(graded)} submissions into {args.out}")
+                       compat=args.compat, limits=dict(args.limit), python=args.python, isolation=args.isolation,
+                       jobs=args.jobs, resume=args.resume, regrade=args.regrade, executor=args.executor,
+                       scheduler=args.scheduler, similarity=args.similarity, known=args.known,
+                       progress=args.progress, progress_stream=sys.stderr)
+    for outcome in graded.outcomes:
+        print(format_batch(outcome))
+    return EXIT_OK
+
+
+def _similarity(args) -> int:
+    report = api.similarity(args.directory, args.out, lab=args.lab, known=args.known)
+    print(report.summary())
     return EXIT_OK
 
 
