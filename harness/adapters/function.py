@@ -56,7 +56,8 @@ STATISTICS = {"std": np.std, "mean": np.mean, "max_abs": lambda value: np.max(np
 NOTEBOOK = {"type": "object", "additionalProperties": False, "required": ["rel_error"],
             "properties": {"rel_error": {"type": "number", "exclusiveMinimum": 0}, "says": {"type": "string"}}}
 STATEMENTS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
-MODULES = {"type": "object", "additionalProperties": {"type": "string", "pattern": r"^([A-Za-z_][A-Za-z0-9_]*/)*[A-Za-z_][A-Za-z0-9_]*\.py$"}}
+FILE = {"type": "string", "pattern": r"^([A-Za-z_][A-Za-z0-9_]*/)*[A-Za-z_][A-Za-z0-9_]*\.py$"}
+MODULES = {"type": "object", "additionalProperties": FILE}
 INPUTS = {"type": "object", "additionalProperties": {"type": ["array", "object"]}}
 COMMON_OPTIONS = {"inputs": INPUTS, "modules": MODULES, "kernels": {"type": "array", "items": {"type": "string"}},
                   "reference": {"type": "string"}, "notebook": NOTEBOOK}
@@ -141,7 +142,8 @@ class StatementKind(Kind):
         return found
 
     def expressions(self, check) -> list[str]:
-        return [check.options[option] for option in self.expression_options if isinstance(check.options.get(option), str)]
+        return [check.options[option] for option in self.expression_options
+                if isinstance(check.options.get(option), str)]
 
     def case_parameters(self, check) -> list[str]:
         """Names the statements, expressions and input shapes read that only a case can supply."""
@@ -170,7 +172,8 @@ class StatementKind(Kind):
         for name, spec in self.input_specs(check).items():
             unknown = set(spec) - generators.GENERATOR_KEYS
             if unknown:
-                raise KindConfigError(f"unknown key(s) {sorted(unknown)} (allowed: {sorted(generators.GENERATOR_KEYS)})",
+                raise KindConfigError(f"unknown key(s) {sorted(unknown)} "
+                                      f"(allowed: {sorted(generators.GENERATOR_KEYS)})",
                                       ("options", "inputs", name))
             if "shape" not in spec and "like" not in spec:
                 raise KindConfigError("an input needs a shape (or like: <name of a reference value>)",
@@ -388,7 +391,8 @@ class FunctionCheck(StatementKind):
             if notebook and "max_rel_error" in comparison.metrics:
                 comparison.metrics["notebook_rel_error"] = notebook["rel_error"]
                 if not comparison.ok and comparison.problem == "values":
-                    comparison.message += f" (the notebook asks for rel_error {notebook.get('says') or notebook['rel_error']})"
+                    asked = notebook.get("says") or notebook["rel_error"]
+                    comparison.message += f" (the notebook asks for rel_error {asked})"
         for entry in entries(check.options["compare"]):
             if entry.expect is not None:
                 comparisons.append(self.compare_expectation(check, case, entry, expected[entry.name],
@@ -443,7 +447,8 @@ class GradientCheck(StatementKind):
     expression_options = ("output",)
     options_properties = {**COMMON_OPTIONS, "forward": STATEMENTS, "backward": STATEMENTS,
                           "output": {"type": "string"}, "dout": {"type": ["string", "null"]},
-                          "gradients": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
+                          "gradients": {"type": "object", "minProperties": 1,
+                                        "additionalProperties": {"type": "string"}},
                           "directions": {"type": "integer", "minimum": 1, "maximum": 8},
                           "coordinates": {"type": "integer", "minimum": 0, "maximum": 50}}
     outputs = (OutputSpec("gradient", display="none"),)
@@ -586,7 +591,8 @@ class GradientCheck(StatementKind):
                                   f"direction the forward changes at rate {n:.6g}, your gradient predicts {a:.6g} "
                                   f"(relative error {worst:.2g}, allowed {tolerance:g})")
             if "max_rel_error" in metrics:
-                comparison.message += f"; CS231n's rel_error on {numeric.size} coordinates: {metrics['max_rel_error']:.2e}"
+                comparison.message += (f"; CS231n's rel_error on {numeric.size} coordinates: "
+                                       f"{metrics['max_rel_error']:.2e}")
                 if notebook:
                     comparison.message += f" (the notebook asks for {notebook.get('says') or notebook['rel_error']})"
         comparison.output = "gradient"
@@ -599,7 +605,8 @@ def _gradient_problem(label: str, gradient, base: np.ndarray):
         what = "None" if kind == "none" else getattr(gradient, "type_name", type(gradient).__name__)
         return "type", f"{label}: expected an array of numbers, got {what}"
     if gradient.shape != base.shape:
-        return "shape", f"{label} has shape {gradient.shape}; the gradient of an input has the input's shape {base.shape}"
+        return "shape", (f"{label} has shape {gradient.shape}; the gradient of an input has the input's shape "
+                         f"{base.shape}")
     if not np.all(np.isfinite(gradient)):
         return "nonfinite", f"{label} contains NaN or infinite values"
     return None

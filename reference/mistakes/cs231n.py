@@ -24,7 +24,7 @@ from reference.cs231n import optim as _optim
 from reference.cs231n.classifiers import fc_net as _fc_net
 from reference.layers import conv, losses, norm, pool
 
-from .catalogue import CorrectVariant, Mistake
+from .catalogue import CorrectVariant, Mistake, _float32
 
 # The course's functions as they are before anything is patched: a variant replaces a function of these
 # modules, so calling it through the module would call the variant itself.
@@ -368,7 +368,8 @@ MISTAKES: tuple[Mistake, ...] = (
             "your batchnorm_backward_alt treats the batch mean and variance as constants (dx = dout * gamma / "
             "sqrt(var + eps)); they depend on x too", batchnorm_backward_without_mean_terms),
     Mistake("cs231n.batchnorm_dgamma_averaged", LAYERS + "batchnorm_backward",
-            "your dgamma is averaged over the batch; sum dout * x_hat over it", batchnorm_backward_dgamma_unsummed_mean),
+            "your dgamma is averaged over the batch; sum dout * x_hat over it",
+            batchnorm_backward_dgamma_unsummed_mean),
     Mistake("cs231n.layernorm_batch_axis", LAYERS + "layernorm_forward",
             "your layer norm normalises each feature over the batch (axis 0, as batch norm does); layer norm "
             "normalises each sample over its features (axis 1)", layernorm_over_batch_axis),
@@ -436,13 +437,6 @@ MISTAKES: tuple[Mistake, ...] = (
 
 # --- correct variants -------------------------------------------------------------------------------------
 
-def _in_float32(function):
-    def in_float32(*args):
-        converted = [arg.astype(np.float32) if isinstance(arg, np.ndarray) and arg.dtype.kind == "f" else arg
-                     for arg in args]
-        return function(*converted)
-    return in_float32
-
 
 def relu_forward_caching_output(x):
     out = np.maximum(0, x)
@@ -501,28 +495,29 @@ def softmax_loss_log_sum_exp(x, y):
     return -log_prob[np.arange(batch), y].mean(), dx / batch
 
 
-def _all_layers_in_float32() -> dict:
+def _all_layers_float32() -> dict:
     names = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "svm_loss", "softmax_loss",
              "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
              "layernorm_backward", "conv_forward_naive", "conv_backward_naive", "max_pool_forward_naive",
              "max_pool_backward_naive", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
              "spatial_groupnorm_forward", "spatial_groupnorm_backward")
-    found = {LAYERS + name: _in_float32(getattr(course, name)) for name in names}
-    found.update({OPTIM + name: _in_float32(getattr(course_optim, name))
+    found = {LAYERS + name: _float32(getattr(course, name)) for name in names}
+    found.update({OPTIM + name: _float32(getattr(course_optim, name))
                   for name in ("sgd", "sgd_momentum", "rmsprop", "adam")})
     return found
 
 
 def correct_variants() -> tuple[CorrectVariant, ...]:
     return (
-        CorrectVariant("cs231n.float32", _all_layers_in_float32(), "every layer and update rule computes in float32"),
+        CorrectVariant("cs231n.float32", _all_layers_float32(), "every layer and update rule computes in float32"),
         CorrectVariant("cs231n.relu_from_output", {LAYERS + "relu_forward": relu_forward_caching_output,
                                                    LAYERS + "relu_backward": relu_backward_from_output},
                        "ReLU's backward masks with the forward's output instead of its input"),
         CorrectVariant("cs231n.conv_einsum", {LAYERS + "conv_forward_naive": conv_forward_einsum,
                                               LAYERS + "conv_backward_naive": conv_backward_loops},
                        "convolution by sliding windows and einsum, its backward by plain loops"),
-        CorrectVariant("cs231n.batchnorm_simplified", {LAYERS + "batchnorm_backward": batchnorm_backward_by_simplified_formula},
+        CorrectVariant("cs231n.batchnorm_simplified",
+                       {LAYERS + "batchnorm_backward": batchnorm_backward_by_simplified_formula},
                        "batchnorm_backward by the simplified formula of batchnorm_backward_alt"),
         CorrectVariant("cs231n.other_formulas", {LAYERS + "dropout_forward": dropout_forward_binomial,
                                                  LAYERS + "svm_loss": svm_loss_loops,

@@ -18,7 +18,7 @@ from reference.framework import losses as _losses
 from reference.framework import models as _models
 from reference.layers import activations, conv, pool
 
-from .catalogue import CorrectVariant, Mistake
+from .catalogue import CorrectVariant, Mistake, _float32
 
 # The kernels as they are before anything is patched (a variant must not call itself through the module).
 layers = SimpleNamespace(**vars(_layers))
@@ -182,7 +182,8 @@ MISTAKES: tuple[Mistake, ...] = (
             "your output size is (H + 2p - K + 1) // stride, which drops the last window; it is "
             "(H + 2p - K) // stride + 1", conv_output_one_window_short),
     Mistake("framework.conv_bias_grad_first_sample", LAYERS + "conv_backward",
-            "your grads['bias'] sums the first sample's dout only, not the whole batch", conv_backward_bias_first_sample),
+            "your grads['bias'] sums the first sample's dout only, not the whole batch",
+            conv_backward_bias_first_sample),
     Mistake("framework.maxpool_backward_overwrites", LAYERS + "maxpool_backward",
             "with overlapping windows a cell can be the maximum of two windows: its gradients must add up (+=), "
             "yours overwrite each other (=)", maxpool_backward_overwrites),
@@ -221,12 +222,6 @@ MISTAKES: tuple[Mistake, ...] = (
 
 # --- correct variants -------------------------------------------------------------------------------------
 
-def _in_float32(function):
-    def in_float32(*args):
-        return function(*[arg.astype(np.float32) if isinstance(arg, np.ndarray) and arg.dtype.kind == "f" else arg
-                          for arg in args])
-    return in_float32
-
 
 def conv_forward_einsum(x, weight, bias, stride, padding):
     """Sliding windows and one einsum; padding (top, bottom, left, right)."""
@@ -251,14 +246,16 @@ def correct_variants() -> tuple[CorrectVariant, ...]:
     kernels = ("linear_forward", "linear_backward", "sigmoid_forward", "sigmoid_backward", "relu_forward",
                "relu_backward", "conv_forward", "conv_backward", "maxpool_forward", "maxpool_backward",
                "avgpool_forward", "avgpool_backward", "batchnorm_forward", "batchnorm_backward")
-    float32 = {LAYERS + name: _in_float32(getattr(layers, name)) for name in kernels}
-    float32.update({LOSSES + name: _in_float32(getattr(losses, name))
+    float32 = {LAYERS + name: _float32(getattr(layers, name)) for name in kernels}
+    float32.update({LOSSES + name: _float32(getattr(losses, name))
                     for name in ("bce_forward", "bce_backward", "sce_forward", "sce_backward")})
     loops = {
         LAYERS + "conv_backward": lambda dout, x, w, stride, padding: conv.conv2d_backward_loop(dout, x, w, stride,
                                                                                                 padding),
-        LAYERS + "maxpool_forward": pool.maxpool2d_forward_loop, LAYERS + "maxpool_backward": pool.maxpool2d_backward_loop,
-        LAYERS + "avgpool_forward": pool.avgpool2d_forward_loop, LAYERS + "avgpool_backward": pool.avgpool2d_backward_loop,
+        LAYERS + "maxpool_forward": pool.maxpool2d_forward_loop,
+        LAYERS + "maxpool_backward": pool.maxpool2d_backward_loop,
+        LAYERS + "avgpool_forward": pool.avgpool2d_forward_loop,
+        LAYERS + "avgpool_backward": pool.avgpool2d_backward_loop,
         LAYERS + "sigmoid_forward": activations.sigmoid_forward_loop,
     }
     return (
