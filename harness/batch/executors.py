@@ -242,8 +242,7 @@ class DaskExecutor:
                 future = client.submit(grade_task, task, settings, key=f"grade-{task.folder}-{os.urandom(4).hex()}",
                                        pure=False)
                 futures[future] = task
-                self._futures[future.key] = task
-                started(task)
+                self._futures[future.key] = task        # started: unknown here (queued or running), see running()
             for future in as_completed(list(futures)):
                 task = futures[future]
                 try:

@@ -122,6 +122,7 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
            stream, on_record) -> None:
     from .gate import BatchGate
     from .progress import BatchProgress
+    settings.spec_paths = {**settings.spec_paths, spec.lab: str(spec.path)}
     shared = _shared_values(spec, settings, paths, outcome)
     if shared is not None:
         settings.shared_dirs = {**settings.shared_dirs, spec.lab: str(shared)}
@@ -147,6 +148,9 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
     finally:
         if settings.gate is not None:
             settings.gate.unregister()
+        if settings.gate_token:                       # the Dask workers' registry on this machine
+            import shutil
+            shutil.rmtree(BatchGate.for_host(settings.gate_token).directory, ignore_errors=True)
 
 
 def _watchdog_seconds(spec: LabSpec, settings: Settings) -> float:
@@ -163,7 +167,7 @@ def _shared_values(spec: LabSpec, settings: Settings, paths: BatchPaths, outcome
     if SharedValues.open(directory) is not None:
         return directory
     if spec.resources.get("vgg19_weights") or spec.resources.get("style_images"):
-        return _build_elsewhere(spec.lab, settings, directory, outcome)
+        return _build_elsewhere(str(spec.path), settings, directory, outcome)
     try:
         map_vgg_weights(context)
         SharedValues.build(spec, context, directory)

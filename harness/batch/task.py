@@ -36,6 +36,7 @@ class Settings:
     limits: dict = field(default_factory=dict)
     python: str | None = None
     isolation: str = "bwrap"
+    spec_paths: dict = field(default_factory=dict)      # lab -> the spec file the coordinator loaded
     shared_dirs: dict = field(default_factory=dict)     # lab -> folder of SharedValues (None: compute per worker)
     gate: object = None                                 # a BatchGate (local), or None
     gate_token: str = ""                                # Dask: each host makes its own BatchGate from this
@@ -122,12 +123,13 @@ def _gate(settings: Settings):
 
 def _lab(lab: str, settings: Settings):
     """The lab's spec and context, built once per worker process (and batch settings)."""
-    key = (lab, settings.weights, settings.image, tuple(sorted(settings.limits.items())), settings.shared_dirs.get(lab))
+    key = (lab, settings.spec_paths.get(lab), settings.weights, settings.image, tuple(sorted(settings.limits.items())), settings.shared_dirs.get(lab))
     if key not in _CONTEXTS:
         from ..context import build_context
         from ..spec import load_spec
         from .shared import SharedValues, map_vgg_weights
-        spec = load_spec(lab)
+        given = settings.spec_paths.get(lab)
+        spec = load_spec(given if given and Path(given).is_file() else lab)      # a Dask worker elsewhere: by name
         context = build_context(spec, weights=settings.weights, image=settings.image)
         map_vgg_weights(context)
         shared = settings.shared_dirs.get(lab)

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 from harness import api
+from harness.batch.layout import folder_name
 
 ROOT = Path(__file__).resolve().parents[2]
 CORRECT = ROOT / "submissions" / "aics-exp2-1" / "correct"
@@ -36,8 +37,10 @@ def test_a_damaged_archive_does_not_stop_the_batch(tmp_path):
 
     scores = {item.name: item.result.score for item in graded}
     assert scores == {"alice": 100, "bob.zip": 0, "carol.zip": 100}
-    bob = json.loads((tmp_path / "out" / "aics-exp2-1" / "bob.zip.json").read_text())
+    bob_dir = tmp_path / "out" / "aics-exp2-1" / folder_name("bob.zip")
+    bob = json.loads((bob_dir / "result.json").read_text())
     assert "not a readable .zip file" in bob["error"]
     assert {check["status"] for check in bob["checks"]} == {"error"}
-    assert (tmp_path / "out" / "aics-exp2-1" / "bob.zip.html").is_file()
+    assert (bob_dir / "report.html").is_file()
+    assert {item.name: item.status for item in graded}["bob.zip"] == "unreadable"
     assert _unpacked_dirs() <= before            # carol's unpacked copy is gone
