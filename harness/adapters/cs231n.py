@@ -67,7 +67,7 @@ class DropoutCheck(StatementKind):
                  f"out2, cache2 = {forward}(x, {{'mode': 'train', 'p': p, 'seed': mask_seed}})",
                  f"out_test, cache_test = {forward}(x, {{'mode': 'test', 'p': p}})"]
         from . import statements
-        compiler = self.compiler(check, params).imports().statements(statements.parse(lines))
+        compiler = self.start(check, params).statements(statements.parse(lines))
         for name in ("out", "dx", "out2", "out_test"):
             compiler.output(name, name)
         return _CompiledView(compiler)

@@ -59,8 +59,13 @@ STATEMENTS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 FILE = {"type": "string", "pattern": r"^([A-Za-z_][A-Za-z0-9_]*/)*[A-Za-z_][A-Za-z0-9_]*\.py$"}
 MODULES = {"type": "object", "additionalProperties": FILE}
 INPUTS = {"type": "object", "additionalProperties": {"type": ["array", "object"]}}
+# Modules a submission may lack that the grader gives it (the interpreter's provide step), by the name the
+# submission imports: alias -> the harness module whose source is sent.
+PROVIDED = {"cs231n.im2col_cython": "cs231n_im2col"}
+PROVIDED_PACKAGE = "nnlab_provided"
 COMMON_OPTIONS = {"inputs": INPUTS, "modules": MODULES, "kernels": {"type": "array", "items": {"type": "string"}},
-                  "reference": {"type": "string"}, "notebook": NOTEBOOK}
+                  "reference": {"type": "string"}, "notebook": NOTEBOOK,
+                  "provide": {"type": "array", "items": {"enum": sorted(PROVIDED)}}}
 GRADCHECK_TOLERANCE = {"float64": 1e-6, "float32": 2e-2, "float16": 1e-1}
 GRADCHECK_STEP = {"float64": 1e-5, "float32": 1e-3, "float16": 1e-1}
 
@@ -211,6 +216,16 @@ class StatementKind(Kind):
         return statements.Compiler(self.modules(check), self.default_alias(check), set(self.input_specs(check)),
                                    params, **settings)
 
+    def start(self, check, params: dict, **settings) -> statements.Compiler:
+        """A compiler whose program provides the modules the check asks for, then imports the submission's."""
+        compiler = self.compiler(check, params, **settings)
+        provided = check.options.get("provide", [])
+        if provided:
+            compiler.program.steps.append({"provide": {
+                "package": PROVIDED_PACKAGE, "modules": [[alias, _provided_source(alias)] for alias in provided],
+                "aliases": list(provided)}, "as": "_provided"})
+        return compiler.imports()
+
     # --- inputs and reference runs ---------------------------------------------------------------
     def reference_package(self, check) -> str:
         """The course-layout reference the expected values come from: the check's, else the lab's."""
@@ -261,7 +276,7 @@ class StatementKind(Kind):
         body = self.all_statements(check)
         first_use = min((index for index, statement in enumerate(body)
                          if set(likes) & _names_read(statement)), default=len(body))
-        compiler = self.compiler(check, case.params, send_returned=False).imports().statements(body[:first_use])
+        compiler = self.start(check, case.params, send_returned=False).statements(body[:first_use])
         for name, source in likes.items():
             compiler.output(name, source)
         values = self.reference_values(check, compiler, arrays)
@@ -271,7 +286,9 @@ class StatementKind(Kind):
         """Run compiled statements on the course-layout reference in this process; name -> value."""
         from ..messages import describe_failure
         from ..mutation import InProcessSession
-        reply = InProcessSession(self.reference_package(check)).run(compiler.program.to_dict(), arrays)
+        program = compiler.program.to_dict()        # the reference needs nothing provided
+        program["steps"] = [step for step in program["steps"] if "provide" not in step]
+        reply = InProcessSession(self.reference_package(check)).run(program, arrays)
         if reply.status != "ok":
             raise RuntimeError(describe_failure(reply, "running the reference"))
         return {name: reply.values.get(target) for name, target in compiler.outputs.items()}
@@ -342,7 +359,7 @@ class FunctionCheck(StatementKind):
         return names
 
     def compile_for(self, check, params):
-        compiler = self.compiler(check, params).imports().statements(self.parsed(check, "run"))
+        compiler = self.start(check, params).statements(self.parsed(check, "run"))
         for entry in entries(check.options["compare"]):
             compiler.output(entry.name, entry.expr)
         return _CompiledView(compiler)
@@ -467,7 +484,7 @@ class GradientCheck(StatementKind):
         return [check.options["output"]] + list(check.options.get("gradients", {}).values())
 
     def compile_for(self, check, params):
-        compiler = self.compiler(check, params).imports().statements(self.parsed(check, "forward")
+        compiler = self.start(check, params).statements(self.parsed(check, "forward")
                                                                      + self.parsed(check, "backward"))
         compiler.output("__output", check.options["output"])
         for name, expression in check.options["gradients"].items():
@@ -491,7 +508,7 @@ class GradientCheck(StatementKind):
         perturbations = self.perturbations(check, case, arrays, step)
         # one program: the forward once per perturbed input, each under its own names
         program = statements.Program()
-        self.compiler(check, case.params, program=program).imports()
+        self.start(check, case.params, program=program)
         forward, names, perturbed_arrays = self.parsed(check, "forward"), [], {}
         for index, (input_name, _, _, perturbed) in enumerate(perturbations):
             label = f"__p{index}"
@@ -643,7 +660,7 @@ class TrainCheck(StatementKind):
     def compile_for(self, check, params):
         options, names = check.options, check.options["names"]
         grads = options.get("grads", "grads")
-        compiler = self.compiler(check, params).imports().statements(self.parsed(check, "setup"))
+        compiler = self.start(check, params).statements(self.parsed(check, "setup"))
         compiler.statements(statements.parse([f"config_{index} = {options.get('config', '{}')}"
                                               for index, _ in enumerate(names)]))
         for iteration in range(options.get("iterations", 50)):
@@ -717,6 +734,12 @@ def _defining_kernel(package: str, module: str, name: str) -> str:
     except (ImportError, AttributeError):
         pass
     return f"{package.removeprefix('reference.')}.{module}.{name}"
+
+
+def _provided_source(alias: str) -> str:
+    import importlib
+    import inspect
+    return inspect.getsource(importlib.import_module(f"{__package__}.{PROVIDED[alias]}"))
 
 
 def _module_name(file: str) -> str:
