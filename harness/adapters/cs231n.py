@@ -111,38 +111,48 @@ class DropoutCheck(StatementKind):
             return [Comparison("return value", "type", actual["__structure__"])]
         keep, x = self.keep(check, case), arrays["x"]
         out = actual.get("out")
-        first = compare_arrays("train-mode out", x, out, {d: Tolerance(np.inf, np.inf) for d in EXACTISH})
+        reveal = case.public
+        first = compare_arrays("train-mode out", x, out, {d: Tolerance(np.inf, np.inf) for d in EXACTISH}, None,
+                               "exact", reveal)
         if not first.ok:                        # not an array of x's shape: nothing else can be judged
             first.output = "scale"
             return [first]
         kept = actual["kept"]
+        # a hidden case's p is not shown (nor 1 / p, which gives it away)
+        kept_words = f"{keep:g}" if reveal else "p" if check.options.get("p_means", "keep") == "keep" else "1 - p"
         comparisons = [self._named(compare_arrays("out / x where kept", expected["scale"], actual["scale"],
-                                                  EXACTISH, None, "squeeze"), "scale",
-                                   f"(inverted dropout keeps each value with probability {keep:g} and divides it "
-                                   f"by {keep:g}: out / x is {1 / keep:.6g})")]
-        comparisons.append(self._named(compare_arrays("train-mode out", x * kept / keep, out, EXACTISH), "out",
+                                                  EXACTISH, None, "squeeze", reveal), "scale",
+                                   f"(inverted dropout keeps each value with probability {kept_words} and divides "
+                                   f"it by {kept_words})")]
+        comparisons.append(self._named(compare_arrays("train-mode out", x * kept / keep, out, EXACTISH, None,
+                                                      "exact", reveal), "out",
                                        "(each output must be 0 or x / p)"))
         if "dx_scale" in actual:
             comparisons.append(self._named(compare_arrays("dx / dout where kept", expected["dx_scale"],
-                                                          actual["dx_scale"], EXACTISH, None, "squeeze"), "dx_scale",
-                                           f"(the backward scales the kept gradients by 1 / {keep:g} as the "
-                                           "forward scaled the values)"))
+                                                          actual["dx_scale"], EXACTISH, None, "squeeze", reveal),
+                                           "dx_scale",
+                                           f"(the backward scales the kept gradients by 1 / {kept_words} as "
+                                           "the forward scaled the values)"))
         fraction, sigma = float(kept.mean()), np.sqrt(keep * (1 - keep) / kept.size)
         comparison = Comparison("fraction kept", None, "", {"kept_fraction": fraction, "expected": keep,
                                                             "allowed": 5 * sigma})
         if abs(fraction - keep) > 5 * sigma:
             comparison.problem = "values"
             comparison.message = (f"fraction of train-time outputs kept: {fraction:.4f}; with p = {case.params['p']:g} "
-                                  f"it must be about {keep:g} (within {5 * sigma:.3f})")
+                                  f"it must be about {keep:g} (within {5 * sigma:.3f})" if reveal else
+                                  f"the fraction of train-time outputs kept is not {kept_words} (beyond five "
+                                  "standard deviations)")
         comparison.output = "kept_fraction"
         comparisons.append(comparison)
-        repeat = compare_exact("second train-mode out with the same seed", out, actual.get("out2"))
+        repeat = compare_exact("second train-mode out with the same seed", out, actual.get("out2"), reveal)
         comparisons.append(self._named(repeat, "out2", "(dropout_param['seed'] must make the mask repeatable: "
                                                        "seed np.random with it before drawing the mask)"))
-        comparisons.append(self._named(compare_arrays("test-mode out", x, actual.get("out_test"), EXACTISH),
+        comparisons.append(self._named(compare_arrays("test-mode out", x, actual.get("out_test"), EXACTISH, None,
+                                                      "exact", reveal),
                                        "test_out", "(test mode returns x unchanged: inverted dropout already "
                                                    "scaled at train time)"))
-        comparisons.append(self._named(compare_arrays("dx", arrays["dout"] * kept / keep, actual.get("dx"), EXACTISH),
+        comparisons.append(self._named(compare_arrays("dx", arrays["dout"] * kept / keep, actual.get("dx"), EXACTISH,
+                                                      None, "exact", reveal),
                                        "dx", "(dx is dout where the forward kept the value, divided by p, "
                                              "and 0 where it dropped it)"))
         return comparisons

@@ -431,7 +431,7 @@ class FunctionCheck(StatementKind):
         tolerance = Tolerance(entry.rtol if entry.rtol is not None else base.rtol,
                               entry.atol if entry.atol is not None else 0.0)
         table = {dtype: tolerance for dtype in ("float16", "float32", "float64")}
-        comparison = compare_arrays(label, expected, value, table, None, "squeeze", True)
+        comparison = compare_arrays(label, expected, value, table, None, "squeeze", case.public)
         comparison.output = entry.name
         return comparison
 
