@@ -326,7 +326,8 @@ def structure_problem(unpacked: list, reply) -> str:
         if getattr(value, "kind", None) == "none":
             return f"{entry.callee} returned None; it must return {expected} (a missing return statement?)"
         if type_name and type_name not in ("tuple", "list"):
-            return f"{entry.callee} returned a {type_name}; it must return {expected}"
+            article = "an" if type_name[:1].lower() in "aeiou" or type_name.startswith("nd") else "a"
+            return f"{entry.callee} returned {article} {type_name}; it must return {expected}"
         error = reply.error
         if reply.status != "ok" and error is not None and error.exc_type == "IndexError" \
                 and entry.raw in (error.message or ""):
