@@ -96,7 +96,7 @@ class LocalExecutor:
             elif worker.overdue():
                 limit = worker.limit
                 self._workers[index] = self._replace(worker)
-                yield task, failed_outcome(task, "timeout", f"grading took more than {limit:.0f} s (the "
+                yield task, failed_outcome(task, "timeout", f"grading took more than {limit:g} s (the "
                                            "submission's budget and the harness's own work); the worker was stopped")
 
     def _start_worker(self) -> "_Worker":

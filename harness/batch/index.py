@@ -25,6 +25,7 @@ from .store import Record
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT_TEMPLATES = Path(__file__).parent.parent / "report" / "templates"
 HISTOGRAM_BINS = 10
+CHART_WIDTH = 440           # two charts side by side on the page
 RATIO_EDGES = (0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 BAR, PASS_BAR, FAIL_BAR, THRESHOLD_BAR = "#0b5ed7", "#1e7b34", "#b02a1e", "#6c757d"
 JUDGED = ("graded", "timeout")          # statuses whose checks say something about the student's work
@@ -79,7 +80,7 @@ def score_histogram(records: list[Record], max_score: float) -> str:
         counts[min(int((record.score or 0.0) / width), HISTOGRAM_BINS - 1)] += 1
     bars = [(f"{svg.fmt(index * width)}–{svg.fmt((index + 1) * width)}", float(count), BAR)
             for index, count in enumerate(counts)]
-    return svg.bar_chart(bars, unit="submissions", title="score histogram")
+    return svg.bar_chart(bars, unit="submissions", title="score histogram", width=CHART_WIDTH)
 
 
 def check_rates(results: list[dict], spec: LabSpec) -> list[dict]:
@@ -139,7 +140,8 @@ def _ratio_histogram(ratios: list[float], threshold) -> str:
         bars.append((label, float(count), FAIL_BAR if below else PASS_BAR))
     while bars and bars[-1][1] == 0:          # no empty bins beyond the fastest
         bars.pop()
-    return svg.bar_chart(bars, unit="submissions", title="speedup ratio (judged against the plain loop)")
+    return svg.bar_chart(bars, unit="submissions", title="speedup ratio (judged against the plain loop)",
+                         width=CHART_WIDTH)
 
 
 def _row(record: Record, paths: BatchPaths) -> dict:
