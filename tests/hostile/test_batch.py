@@ -10,6 +10,7 @@ import sys
 import time
 
 from harness import api
+from harness.batch.layout import folder_name
 
 from hostile_helpers import LAB, REPOSITORY, marked_processes, write_submission
 from test_attacks import DEVICES, DIR_FD, FORGED_FRAME, IMPORT_LOOP, OFFLOAD, REMOUNT, SLEEP
@@ -18,7 +19,7 @@ from test_attacks import DEVICES, DIR_FD, FORGED_FRAME, IMPORT_LOOP, OFFLOAD, RE
 def test_a_batch_with_attackers_grades_everyone_and_keeps_every_result(tmp_path):
     batch, out = tmp_path / "batch", tmp_path / "reports"
     batch.mkdir()
-    first_result = out / LAB / "a-honest.json"
+    first_result = out / folder_name("a-honest") / "result.json"      # the batch layout (harness.batch.layout)
     write_submission(batch, "a-honest", "")
     # one submission trying, at import, to rewrite the earlier student's saved result, to read the
     # repository, to make device files, and to leave a helper running
