@@ -63,6 +63,9 @@ def grade_batch(root: Path, out: Path, lab: str, *, mode: str = "new", jobs: int
     spec = load_spec(lab)
     if settings.limits:
         override_limits(spec.limits, settings.limits)           # a bad override stops the run before any grading
+    if settings.only:
+        from ..selection import select_checks
+        select_checks(spec, list(settings.only))                # an unknown check id too
     paths = BatchPaths(Path(out))
     entries = discover_entries(Path(root))
     with Store(paths.store) as store:

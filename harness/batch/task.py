@@ -40,6 +40,7 @@ class Settings:
     shared_dirs: dict = field(default_factory=dict)     # lab -> folder of SharedValues (None: compute per worker)
     gate: object = None                                 # a BatchGate (local), or None
     gate_token: str = ""                                # Dask: each host makes its own BatchGate from this
+    only: tuple | None = None                           # check ids to run (with their dependencies); None: all
     html: bool = True
     audience: str = "instructor"
 
@@ -78,7 +79,8 @@ def _check(task: Task, spec, context, settings: Settings):
     from ..spec import override_limits
     if task.unreadable:
         return unreadable_submission(task.path, spec, task.unreadable), "unreadable", task.unreadable
-    options = RunOptions(compat=settings.compat, isolation=settings.isolation, python=settings.python,
+    from ..selection import select_checks
+    options = RunOptions(only=select_checks(spec, list(settings.only)) if settings.only else None, compat=settings.compat, isolation=settings.isolation, python=settings.python,
                          limits=override_limits(spec.limits, settings.limits) if settings.limits else None,
                          timing_gate=_gate(settings))
     try:

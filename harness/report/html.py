@@ -18,6 +18,7 @@ per element (which, with the student's own output, would give the expected value
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -46,9 +47,16 @@ def render_html(result: SubmissionResult, tiers=None, audience: str = "instructo
     import jinja2          # here: a student kit renders HTML only where jinja2 happens to be installed
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+    return _template(jinja2).render(page=page_view(result, tiers, audience))
+
+
+@functools.lru_cache(maxsize=1)
+def _template(jinja2):
+    """The compiled page template, once per process: compiling it takes longer than rendering (a batch renders
+    one page per submission)."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined)
-    return environment.get_template("submission.html.j2").render(page=page_view(result, tiers, audience))
+    return environment.get_template("submission.html.j2")
 
 
 def write_html(result: SubmissionResult, path: Path, tiers=None, audience: str = "instructor") -> None:

@@ -1,0 +1,251 @@
+"""Batch grading: throughput with one and two workers, harness overhead, peak memory, honest speedups.
+
+    python benchmarks/bench_batch.py [--json FILE] [--count 100] [--lab aics-exp2-1]
+                                     [--speedup-count 10] [--memory-count 2] [--skip throughput,speedup,memory]
+
+1. throughput: the lab's example submissions (submissions/<lab>/*) replicated to --count entries, graded by
+   `harness grade --jobs 1` and then `--jobs 2` (bubblewrap isolation, a fresh output folder each). Reports
+   submissions per minute, the ratio jobs 2 / jobs 1 (goal >= 1.8 on 2 cores), the harness overhead per
+   submission (the worker's wall time for it minus the time its sandbox spent in requests, child start-up
+   excluded; goal < 0.5 s) and the batch's overhead per submission (wall time x jobs / count minus the time in
+   submission code), and the peak memory of the grader's process tree (PSS: shared pages counted once).
+2. speedup: the exp 3-3 examples (10 by default) graded with only the speedup checks and the checks they
+   depend on, with --jobs 1 and with --jobs 2: verdicts must be identical and the judged ratios within 10%;
+   reports the pairs each measurement needed (sequential stopping).
+3. memory: --memory-count exp 3-3 examples graded in full (style transfer included) with --jobs 2: peak
+   PSS of the whole tree, of the harness's processes (coordinator and workers) and of the sandbox children
+   (the students' code), sampled every 0.2 s. Goal: < 2.5 GB for --jobs 2.
+
+The machine's load average is recorded before and after each run: on a shared machine the throughput
+ratio says more than the absolute figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEEDUP_CHECKS = ("conv.speedup_forward", "conv.speedup_backward", "pool.speedup_forward", "pool.speedup_backward")
+GRADE = """
+import json, sys
+from pathlib import Path
+from harness.batch.run import grade_batch
+from harness.batch.task import Settings
+args = json.loads(sys.argv[1])
+settings = Settings(only=tuple(args["only"]) if args["only"] else None)
+outcome = grade_batch(Path(args["root"]), Path(args["out"]), args["lab"], jobs=args["jobs"], settings=settings,
+                      progress_mode="off")
+print(json.dumps({"graded": len(outcome.graded_now), "seconds": outcome.seconds}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--lab", default="aics-exp2-1", help="the lab whose examples make the throughput batch")
+    parser.add_argument("--count", type=int, default=100, help="submissions in the throughput batch")
+    parser.add_argument("--speedup-count", type=int, default=10, help="exp 3-3 submissions in the speedup part")
+    parser.add_argument("--memory-count", type=int, default=2, help="exp 3-3 submissions in the memory part")
+    parser.add_argument("--skip", default="", help="parts to leave out: throughput,speedup,memory")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    figures = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
+        scratch = Path(scratch)
+        if "throughput" not in skip:
+            figures["throughput"] = throughput(scratch, args.lab, args.count)
+        if "speedup" not in skip:
+            figures["speedup"] = speedup(scratch, args.speedup_count)
+        if "memory" not in skip:
+            figures["memory"] = memory(scratch, args.memory_count)
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+
+
+# --- the parts ---------------------------------------------------------------------------------------------
+
+def throughput(scratch: Path, lab: str, count: int) -> dict:
+    root = replicate(scratch / f"class-{lab}", lab, count)
+    runs = {}
+    for jobs in (1, 2):
+        runs[f"jobs{jobs}"] = run_batch(root, scratch / f"out-{lab}-{jobs}", lab, jobs)
+    one, two = runs["jobs1"], runs["jobs2"]
+    return {"lab": lab, "count": count, **runs,
+            "throughput_ratio": two["submissions_per_minute"] / one["submissions_per_minute"],
+            "goals": {"overhead_under_0.5s": max(one["overhead_mean"], two["overhead_mean"]) < 0.5,
+                      "jobs2_at_least_1.8x": two["submissions_per_minute"] >= 1.8 * one["submissions_per_minute"],
+                      "peak_under_2.5GB_jobs2": two["peak_pss_bytes"] < 2.5e9}}
+
+
+def speedup(scratch: Path, count: int) -> dict:
+    root = replicate(scratch / "class-speedup", "aics-exp3-3", count)
+    runs, verdicts, ratios, pairs = {}, {}, {}, {}
+    for jobs in (1, 2):
+        out = scratch / f"out-speedup-{jobs}"
+        runs[f"jobs{jobs}"] = run_batch(root, out, "aics-exp3-3", jobs, only=SPEEDUP_CHECKS)
+        verdicts[jobs], ratios[jobs], pairs[jobs] = {}, {}, {}
+        for entry_id, result in stored_results(out).items():
+            for check in result["checks"]:
+                if check["id"] in SPEEDUP_CHECKS:
+                    key = f"{entry_id}/{check['id']}"
+                    verdicts[jobs][key] = check["status"]
+                    if isinstance(check.get("metrics", {}).get("ratio"), (int, float)):
+                        ratios[jobs][key] = check["metrics"]["ratio"]
+                        pairs[jobs][key] = check["metrics"].get("pairs")
+    measured = sorted(set(ratios[1]) & set(ratios[2]))
+    differences = {key: abs(ratios[2][key] - ratios[1][key]) / ratios[1][key] for key in measured}
+    return {"count": count, **runs, "verdicts_identical": verdicts[1] == verdicts[2],
+            "verdicts": {"jobs1": verdicts[1], "jobs2": verdicts[2]},
+            "ratios": {"jobs1": ratios[1], "jobs2": ratios[2]},
+            "ratio_difference_max": max(differences.values(), default=None),
+            "ratio_difference_median": statistics.median(differences.values()) if differences else None,
+            "ratios_within_10pct": all(value < 0.10 for value in differences.values()),
+            "pairs": {"jobs1": pairs[1], "jobs2": pairs[2]},
+            "pairs_median": {f"jobs{jobs}": statistics.median(values.values()) if values else None
+                             for jobs, values in pairs.items()}}
+
+
+def memory(scratch: Path, count: int) -> dict:
+    root = replicate(scratch / "class-memory", "aics-exp3-3", count)
+    run = run_batch(root, scratch / "out-memory", "aics-exp3-3", 2)
+    return {"count": count, "jobs2": run, "goal_peak_under_2.5GB": run["peak_pss_bytes"] < 2.5e9}
+
+
+# --- running and measuring ---------------------------------------------------------------------------------
+
+def replicate(root: Path, lab: str, count: int) -> Path:
+    """The lab's examples copied round-robin to ``count`` entries (names like 003-correct)."""
+    examples = sorted(path for path in (ROOT / "submissions" / lab).iterdir() if path.is_dir())
+    root.mkdir(parents=True)
+    for index in range(count):
+        source = examples[index % len(examples)]
+        shutil.copytree(source, root / f"{index:03d}-{source.name}",
+                        ignore=shutil.ignore_patterns("__pycache__", "EXPECT*", "*.pyc"))
+    return root
+
+
+def run_batch(root: Path, out: Path, lab: str, jobs: int, only=None) -> dict:
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", GRADE, json.dumps({"root": str(root), "out": str(out), "lab": lab,
+                                                                        "jobs": jobs, "only": list(only or ())})],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = MemorySampler(process.pid)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    sampler.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"the batch failed ({process.returncode}): {stderr[-2000:]}")
+    records = stored_rows(out)
+    count = len(records)
+    overheads = [row["wall_seconds"] - row["submission_seconds"] for row in records
+                 if row["wall_seconds"] is not None and row["submission_seconds"] is not None]
+    in_submission = [row["submission_seconds"] for row in records if row["submission_seconds"] is not None]
+    statuses = {}
+    for row in records:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    return {"jobs": jobs, "submissions": count, "wall_seconds": round(seconds, 2),
+            "submissions_per_minute": round(60 * count / seconds, 2),
+            "overhead_mean": round(statistics.mean(overheads), 3) if overheads else None,
+            "overhead_median": round(statistics.median(overheads), 3) if overheads else None,
+            "submission_seconds_mean": round(statistics.mean(in_submission), 3) if in_submission else None,
+            "batch_overhead_per_submission": round(seconds * jobs / count - statistics.mean(in_submission), 3)
+            if in_submission else None,
+            "statuses": statuses, "peak_pss_bytes": sampler.peak["all"], "peak_pss_harness_bytes": sampler.peak["harness"],
+            "peak_pss_sandbox_bytes": sampler.peak["sandbox"], "load_average_before": load_before,
+            "load_average_after": os.getloadavg()}
+
+
+def stored_rows(out: Path) -> list[dict]:
+    connection = sqlite3.connect(out / "grades.sqlite")
+    connection.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in connection.execute("SELECT id, status, wall_seconds, submission_seconds FROM results")]
+    finally:
+        connection.close()
+
+
+def stored_results(out: Path) -> dict:
+    connection = sqlite3.connect(out / "grades.sqlite")
+    try:
+        return {entry_id: json.loads(text) for entry_id, text in connection.execute("SELECT id, result_json FROM results")}
+    finally:
+        connection.close()
+
+
+class MemorySampler:
+    """Peak PSS (proportional set size: a page shared by N processes counts 1/N to each) of a process tree,
+    split into the sandbox children (under bwrap) and the harness's own processes."""
+
+    def __init__(self, root_pid: int, interval: float = 0.2):
+        self.root_pid, self.interval = root_pid, interval
+        self.peak = {"all": 0, "harness": 0, "sandbox": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            harness = sandbox = 0
+            for pid, in_sandbox in self._tree():
+                pss = _pss(pid)
+                if in_sandbox:
+                    sandbox += pss
+                else:
+                    harness += pss
+            for key, value in (("all", harness + sandbox), ("harness", harness), ("sandbox", sandbox)):
+                self.peak[key] = max(self.peak[key], value)
+
+    def _tree(self) -> list[tuple[int, bool]]:
+        parents, names = {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            names[int(entry)] = text[text.index("(") + 1:text.rindex(")")]
+            parents[int(entry)] = int(text.rpartition(")")[2].split()[1])
+        found, pending = [], [(self.root_pid, False)]
+        while pending:
+            pid, in_sandbox = pending.pop()
+            in_sandbox = in_sandbox or names.get(pid) == "bwrap"
+            found.append((pid, in_sandbox))
+            pending += [(child, in_sandbox) for child, parent in parents.items() if parent == pid]
+        return found
+
+
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    main()
