@@ -42,6 +42,9 @@ class BatchGate(LockFileGate):
     def register(self, pid: int | None = None) -> None:
         """Count process ``pid`` (default: this one) as a worker to move off the CPU during measurements.
         Import the sandbox first: its spawner remembers the CPUs a process started with."""
+        if pid is None and self.all_cpus:           # a worker started while someone measured: every CPU again
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, self.all_cpus)
         import harness.sandbox.spawner  # noqa: F401  (the default affinity is read at import: before any move)
         pid = pid or os.getpid()
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,8 @@ def grade_batch(root: Path, out: Path, lab: str, *, mode: str = "new", jobs: int
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if jobs < 1:
+        raise HarnessError(f"--jobs must be at least 1, got {jobs}")
     started = time.perf_counter()
     settings = settings or Settings()
     spec = load_spec(lab)
@@ -126,9 +128,6 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
     from .gate import BatchGate
     from .progress import BatchProgress
     settings.spec_paths = {**settings.spec_paths, spec.lab: str(spec.path)}
-    shared = _shared_values(spec, settings, paths, outcome)
-    if shared is not None:
-        settings.shared_dirs = {**settings.shared_dirs, spec.lab: str(shared)}
     if executor_name == "dask":
         settings.gate_token = settings.gate_token or os.urandom(6).hex()
         executor = DaskExecutor(jobs, settings, scheduler)
@@ -139,6 +138,9 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
     else:
         raise HarnessError(f"unknown executor {executor_name!r} (local or dask)")
     try:
+        shared = _shared_values(spec, settings, paths, outcome)  # into the executor's settings: seen by its workers
+        if shared is not None:
+            settings.shared_dirs = {**settings.shared_dirs, spec.lab: str(shared)}
         with BatchProgress(stream, len(tasks), progress_mode, executor.running, jobs) as progress:
             for task, result in executor.run(tasks, progress.started):
                 record = _record(task, result, spec, run)
