@@ -1,7 +1,8 @@
 """Batch grading: throughput with one and two workers, harness overhead, peak memory, honest speedups.
 
     python benchmarks/bench_batch.py [--json FILE] [--count 100] [--lab aics-exp2-1]
-                                     [--speedup-count 10] [--memory-count 2] [--skip throughput,speedup,memory]
+                                     [--speedup-count 10] [--memory-count 2] [--memory-lab aics-exp3-3]
+                                     [--skip throughput,speedup,memory]
 
 1. throughput: the lab's example submissions (submissions/<lab>/*) replicated to --count entries, graded by
    `harness grade --jobs 1` and then `--jobs 2` (bubblewrap isolation, a fresh output folder each). Reports
@@ -12,7 +13,7 @@
 2. speedup: the exp 3-3 examples (10 by default) graded with only the speedup checks and the checks they
    depend on, with --jobs 1 and with --jobs 2: verdicts must be identical and the judged ratios within 10%;
    reports the pairs each measurement needed (sequential stopping).
-3. memory: --memory-count exp 3-3 examples graded in full (style transfer included) with --jobs 2: peak
+3. memory: --memory-count examples of --memory-lab (exp 3-3) graded in full (style transfer included) with --jobs 2: peak
    PSS of the whole tree, of the harness's processes (coordinator and workers) and of the sandbox children
    (the students' code), sampled every 0.2 s. Goal: < 2.5 GB for --jobs 2.
 
@@ -56,7 +57,8 @@ def main() -> None:
     parser.add_argument("--lab", default="aics-exp2-1", help="the lab whose examples make the throughput batch")
     parser.add_argument("--count", type=int, default=100, help="submissions in the throughput batch")
     parser.add_argument("--speedup-count", type=int, default=10, help="exp 3-3 submissions in the speedup part")
-    parser.add_argument("--memory-count", type=int, default=2, help="exp 3-3 submissions in the memory part")
+    parser.add_argument("--memory-count", type=int, default=2, help="submissions in the memory part")
+    parser.add_argument("--memory-lab", default="aics-exp3-3", help="the lab whose examples the memory part grades in full")
     parser.add_argument("--skip", default="", help="parts to leave out: throughput,speedup,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -68,7 +70,7 @@ def main() -> None:
         if "speedup" not in skip:
             figures["speedup"] = speedup(scratch, args.speedup_count)
         if "memory" not in skip:
-            figures["memory"] = memory(scratch, args.memory_count)
+            figures["memory"] = memory(scratch, args.memory_lab, args.memory_count)
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
@@ -117,10 +119,10 @@ def speedup(scratch: Path, count: int) -> dict:
                              for jobs, values in pairs.items()}}
 
 
-def memory(scratch: Path, count: int) -> dict:
-    root = replicate(scratch / "class-memory", "aics-exp3-3", count)
-    run = run_batch(root, scratch / "out-memory", "aics-exp3-3", 2)
-    return {"count": count, "jobs2": run, "goal_peak_under_2.5GB": run["peak_pss_bytes"] < 2.5e9}
+def memory(scratch: Path, lab: str, count: int) -> dict:
+    root = replicate(scratch / f"class-memory-{lab}", lab, count)
+    run = run_batch(root, scratch / f"out-memory-{lab}", lab, 2)
+    return {"lab": lab, "count": count, "jobs2": run, "goal_peak_under_2.5GB": run["peak_pss_bytes"] < 2.5e9}
 
 
 # --- running and measuring ---------------------------------------------------------------------------------
