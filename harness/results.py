@@ -122,9 +122,13 @@ class SubmissionResult:
                   for check in data.get("checks", [])]
         return cls(**{**{key: value for key, value in data.items() if key in _RESULT_FIELDS}, "checks": checks})
 
+    def json_text(self) -> str:
+        """The text `harness check --json` writes."""
+        return json.dumps(self.to_json(), indent=2, default=_json_default) + "\n"
+
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2, default=_json_default) + "\n")
+        path.write_text(self.json_text())
 
 
 _CHECK_FIELDS = set(CheckResult.__dataclass_fields__) - {"cases"}
