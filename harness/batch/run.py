@@ -223,14 +223,13 @@ def _record(task: Task, result: dict, spec: LabSpec, run: int) -> Record:
 def _failed_result(task: Task, failure: dict, spec: LabSpec) -> dict:
     from ..report.html import render_html
     from ..runner import unreadable_submission
-    from .task import _json_text
     result = unreadable_submission(task.path, spec, failure["reason"])
     result.submission = task.id
     for check in result.checks:
         check.status = "timeout" if failure["status"] == "timeout" else "error"
         check.harness_fault = failure["status"] == "harness_error"
     return {"status": failure["status"], "reason": failure["reason"], "score": result.score,
-            "max_score": result.max_score, "level": result.level, "result_json": _json_text(result.to_json()),
+            "max_score": result.max_score, "level": result.level, "result_json": result.json_text(),
             "report_html": render_html(result, spec.tiers)}
 
 

@@ -8,6 +8,7 @@ process and reused for every submission it grades.
 """
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -55,21 +56,14 @@ def grade_task(task: Task, settings: Settings) -> dict:
     spec, context = _lab(task.lab, settings)
     result, status, reason = _check(task, spec, context, settings)
     result.submission = task.id
-    data = result.to_json()
+    text = result.json_text()
     if status is None:
-        status, reason = status_of(data)
+        status, reason = status_of(json.loads(text))
     html = _html(result, spec, settings) if settings.html else None
     return {"id": task.id, "status": status, "reason": reason, "score": result.score, "max_score": result.max_score,
-            "level": result.level, "result_json": _json_text(data),
+            "level": result.level, "result_json": text,
             "report_html": html, "wall_seconds": time.perf_counter() - started,
             "submission_seconds": _submission_seconds(result.sandbox)}
-
-
-def _json_text(data: dict) -> str:
-    """The JSON text `harness check --json` writes (SubmissionResult.write_json)."""
-    import json
-    from ..results import _json_default
-    return json.dumps(data, indent=2, default=_json_default) + "\n"
 
 
 def _check(task: Task, spec, context, settings: Settings):
