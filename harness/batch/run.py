@@ -101,7 +101,8 @@ def _check_store(store: Store, spec: LabSpec, mode: str, paths: BatchPaths) -> N
 
 
 def _plan(entries, spec: LabSpec, store: Store, mode: str) -> tuple[list[Task], list[str]]:
-    """The tasks to grade and the ids kept as stored (resume: same content and spec)."""
+    """The tasks to grade and the ids kept as stored (resume: same content and spec, and graded: a row the
+    harness failed on is tried again)."""
     folders = store.folders()
     taken = set(folders.values())
     tasks, kept = [], []
@@ -114,7 +115,8 @@ def _plan(entries, spec: LabSpec, store: Store, mode: str) -> tuple[list[Task], 
             taken.add(folder)
         digest = content_hash(entry.path)
         stored = store.get(entry.id) if mode == "resume" else None
-        if stored is not None and stored.content_hash == digest and stored.spec_sha256 == spec.source_sha256:
+        if (stored is not None and stored.content_hash == digest and stored.spec_sha256 == spec.source_sha256
+                and stored.status != "harness_error"):        # a harness error is no grade: tried again
             kept.append(entry.id)
             continue
         tasks.append(Task(entry.id, str(entry.path), spec.lab, folder, digest,
