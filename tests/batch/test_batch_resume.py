@@ -80,6 +80,11 @@ def test_resume_grades_again_only_a_changed_submission(tmp_path):
 
     assert batch.outcomes[0].graded_now == ["李四"] and batch.outcomes[0].kept == ["张三"]
     assert graded_log(BatchPaths(out).store) == {"张三": 1, "李四": 2}
+    # a row the harness failed on is no grade: the next resume tries it again, and only it
+    import sqlite3
+    with sqlite3.connect(BatchPaths(out).store) as connection:
+        connection.execute("UPDATE results SET status = 'harness_error' WHERE id = '张三'")
+    assert api.grade(root, out, lab=LAB, resume=True).outcomes[0].graded_now == ["张三"]
 
 
 def test_regrade_grades_everything_and_reports_whose_score_changed(tmp_path):
