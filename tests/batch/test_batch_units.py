@@ -204,3 +204,24 @@ def test_vgg_weights_are_cached_once_and_mapped_read_only(tmp_path, monkeypatch)
     # the reference model's float64 copy of a float64 map is the map itself: one copy for every worker
     assert np.shares_memory(np.ascontiguousarray(weight64, dtype=np.float64), weight64)
     assert mapped32.class_names == ["a", "b"] and list(mapped32.mean_rgb) == [1.0, 2.0, 3.0]
+
+
+# --- Gradescope visibility ----------------------------------------------------------------------------------
+
+def test_a_check_with_only_hidden_cases_is_shown_after_publishing_without_its_details():
+    from harness.batch.gradescope import gradescope_results
+    hidden_message = "out: 3 of 9 values differ at (0, 1, 2)"
+    result = {"lab": LAB, "checks": [
+        {"id": "open", "title": "public and hidden", "status": "fail", "points": 0.0, "max_points": 5.0,
+         "message": "case lab: out differs", "cases": [
+             {"name": "lab", "public": True, "status": "fail", "message": "out differs", "diagnosis": "bias missing"},
+             {"name": "secret", "public": False, "status": "fail", "message": hidden_message, "diagnosis": "x"}]},
+        {"id": "closed", "title": "hidden only", "status": "fail", "points": 0.0, "max_points": 5.0,
+         "message": f"case secret: {hidden_message}", "cases": [
+             {"name": "secret", "public": False, "status": "fail", "message": hidden_message, "diagnosis": ""}]}]}
+    record = _record("张三", 0.0, 1)
+    record.result_json = json.dumps(result)
+    tests = {test["name"].split(":")[0]: test for test in gradescope_results(record)["tests"]}
+    assert tests["open"]["visibility"] == "visible" and "bias missing" in tests["open"]["output"]
+    assert tests["closed"]["visibility"] == "after_published"
+    assert all(hidden_message not in test["output"] and "secret" not in test["output"] for test in tests.values())
