@@ -154,7 +154,7 @@ def assert_complete(result, spec, out: Path) -> dict:
 mutation = st.tuples(st.sampled_from(sorted(METHODS)), st.sampled_from(sorted(BEHAVIOURS)))
 
 
-@settings(derandomize=True, deadline=None, database=None, max_examples=5,
+@settings(derandomize=True, deadline=None, database=None, max_examples=8,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(mutations=st.lists(mutation, min_size=1, max_size=3, unique_by=lambda item: item[0]))
 @example(mutations=[("ReLULayer.forward", "hostile-array"), ("SoftmaxLossLayer.forward", "c-stack-overflow"),
