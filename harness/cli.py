@@ -147,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the semantics the kit runs student code with unless the student says otherwise "
                           "(default: the spec's python: key)")
     kit.set_defaults(command=_kit)
+
+    from .dlp.commands import add_parser as add_dlp_parser      # `harness dlp calibrate|compare`; logic in harness.dlp
+    add_dlp_parser(commands, parents=[debug])
     return parser
 
 

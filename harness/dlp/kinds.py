@@ -14,35 +14,57 @@ exp 2-2 (main_exp_2_2.py)::
     prob = np.array(mlp.net.getOutputData()).reshape((batch_size, out_classes))
 
 The child imports ``pycnml`` / ``pycnnl`` through :mod:`provide` (the board's
-module, or the emulation), and every check records which backend ran. The
-outputs are judged against the float reference with tolerances for the
-DLP's precision (the spec's float16 row for pycnml's int8/float16, float32
-for pycnnl): the probabilities element by element (``atol`` relative to the
-largest probability), and the classes by what that bound allows: a class
-differing from the reference's passes only if the reference gives it a
-probability within twice the bound of the top one (so a near tie may go
-either way, a clear winner may not). ``dlp.forward_time`` times the
-student's ``forward()`` against a bare ``net.forward()`` of the same network
-in the same child: the course's performance criterion, without rewarding a
-``forward()`` that skips the network.
+module, or the emulation), and every check records which backend ran. What
+the outputs are judged against is the spec's ``against`` option:
+
+* ``float`` (default): the float reference, with the spec's tolerance for the
+  DLP's precision (the float16 row for pycnml's int8 / float16, float32 for
+  pycnnl), measured by benchmarks/bench_dlp_quant_error.py: every probability
+  within ``atol`` of the largest reference probability, and a class differing
+  from the reference's only where the reference gives it a probability within
+  twice that bound of its top one (a near tie may go either way, a clear
+  winner may not);
+* ``dlp``: the output of the correct network (harness.dlp.network) on the same
+  DLP, in the parent: bit-identical for a correct solution on the emulation or
+  a board, so the tolerance is float16 rounding. The float reference's class
+  and distance are reported beside. exp 3-2 uses it: with the synthetic
+  weights, int8 arithmetic lands far from the float result (see its spec).
+
+A failing output is diagnosed by rebuilding the network the way each mistake
+of reference.mistakes.dlp builds it (on the emulation) and comparing.
+``dlp.forward_time`` times the student's ``forward()`` against a bare
+``net.forward()`` of the same network in the same child: the course's
+performance criterion, without rewarding a ``forward()`` that skips the network.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 
 import numpy as np
 
-from ..adapters.base import NUMBER, POSITIVE, ChildFailure, Execution, Kind, KindConfigError, OutputSpec
+from ..adapters.base import NUMBER, POSITIVE, ChildFailure, Execution, Kind, KindConfigError, OutputSpec, add_note
 from ..adapters.program import Program, ref
 from ..adapters.registry import register
 from ..compare import Comparison, compare_arrays
 from ..errors import HarnessError
-from .provide import describe_backend, emulated_flag, provide_step
+from . import judge, network
+from .provide import describe_backend, emulated_flag, installed, provide_step
 
 APIS = ("pycnml", "pycnnl")
 NETWORKS = ("vgg19", "mlp")
+MISTAKE_KERNEL = {"vgg19": "dlp.vgg19", "mlp": "dlp.mlp"}     # reference.mistakes.dlp's kernels
+# The lab context rides along with the inputs (never sent to the child), for the diagnosis, which
+# re-runs mistaken networks with the lab's weights and gets only the inputs.
+LAB_KEY = "_dlp_lab"
 MLP_CASE = {"batch": POSITIVE, "hidden1": POSITIVE, "hidden2": POSITIVE, "weights_seed": {"type": "integer", "minimum": 0}}
 CLASSES = 10
+TOLERANCE_TABLE = {"type": "object", "additionalProperties": False, "properties": {
+    dtype: {"type": "object", "properties": {"rtol": NUMBER, "atol": NUMBER}, "required": ["rtol", "atol"],
+            "additionalProperties": False} for dtype in ("float16", "float32")}}
+TEMPLATE_MEAN = np.array([123.68, 116.779, 103.939])    # exp 3-2's load_image subtracts this, hard-coded
+INPUT_ATOL = 0.1                   # how far a submission's own preprocessing may stray (see Vgg19Classify)
 TIMING_MIN_SECONDS = 0.5           # the shortest timing loop; a slower forward runs once per loop
 TIMING_MAX_REPEATS = 100
 
@@ -52,10 +74,71 @@ def _api(check) -> str:
 
 
 def _resources(ctx):
-    resources = getattr(ctx.lab, "dlp", None)
+    return _resources_of(ctx.lab)
+
+
+def _resources_of(lab):
+    resources = getattr(lab, "dlp", None)
     if resources is None:
-        raise HarnessError(f"lab {ctx.lab.spec.lab}: DLP checks need `resources: {{dlp: true}}` in the spec")
+        raise HarnessError(f"lab {lab.spec.lab}: DLP checks need `resources: {{dlp: true}}` in the spec")
     return resources
+
+
+def _against(check) -> str:
+    return check.options.get("against", "float")
+
+
+def _reference_words(check) -> str:
+    return "the correct network on the same DLP" if _against(check) == "dlp" else "the float reference"
+
+
+def template_image(path) -> np.ndarray:
+    """The image as exp 3-2's load_image makes it: imread, imresize to 224x224 (bilinear), float32, minus the
+    template's hard-coded mean, NCHW [1, 3, 224, 224] float32."""
+    from reference.vgg19 import preprocess
+    try:
+        rgb = preprocess.load_rgb(path)
+    except preprocess.ImageReadError as error:
+        raise HarnessError(str(error)) from None
+    image = np.asarray(preprocess.resize_bilinear(rgb, (224, 224))).astype(np.float32)
+    image -= TEMPLATE_MEAN
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+
+
+def _dlp_module(api: str, emulated: bool | None = None):
+    """The module the child runs: the installed one (on a board), else the emulation; ``emulated`` forces it."""
+    import importlib
+    if emulated is None:
+        emulated = not installed(api)
+    return importlib.import_module(f"harness.dlp.{api}" if emulated else api)
+
+
+def _vgg_dlp_output(lab, api: str, image: np.ndarray, recipe: dict | None = None, emulated: bool | None = None,
+                    memo_key: str = "correct") -> np.ndarray:
+    """The softmax (1000,) of the VGG19 a correct solution (or ``recipe``'s mistaken one) builds, on ``api``,
+    for ``image`` [1, 3, 224, 224]; once per lab, weights, network and image."""
+    import hashlib
+    key = ("dlp.vgg19.dlp_output", api, memo_key, emulated, str(lab.weights_path), hashlib.sha1(image.tobytes()).hexdigest())
+    if key not in lab.expected_memo:
+        from .quant import load_npz
+        table = load_npz(_resources_of(lab).vgg19_quant(lab), layers=19) if api == "pycnml" else None
+        with contextlib.redirect_stdout(io.StringIO()):
+            net = network.vgg19_network(api, _dlp_module(api, emulated), lab.vgg_params, table, recipe=recipe)
+            net.setInputData(network.image_data(api, image, recipe))
+            net.forward()
+        lab.expected_memo[key] = np.asarray(net.getOutputData(), dtype=np.float64)
+    return lab.expected_memo[key]
+
+
+def _float_figures(comparison: Comparison, float_softmax: np.ndarray, probabilities: np.ndarray) -> None:
+    """How far the DLP's output is from the float reference: reported, not judged (spec: against dlp)."""
+    float_softmax = float_softmax.reshape(probabilities.shape)
+    comparison.metrics["float_reference_max_abs_error"] = float(np.max(np.abs(probabilities - float_softmax)))
+    classes = float_softmax.reshape(-1, float_softmax.shape[-1]).argmax(axis=1)
+    theirs = probabilities.reshape(classes.size, -1).argmax(axis=1)
+    comparison.metrics["float_reference_classes_agree"] = float(np.mean(classes == theirs))
+    if classes.size == 1:
+        comparison.metrics["float_reference_class"] = int(classes[0])
 
 
 def _reply_failed(reply, doing: str):
@@ -80,7 +163,10 @@ def _vgg_program(check, ctx) -> Program:
     program.call(f"net_owner.{methods.get('load_image', 'load_image')}", str(lab.image_path))
     program.call(f"net_owner.{methods.get('forward', 'forward')}")
     program.call("net_owner.net.getOutputData", as_="output")
-    return program.output("output", "dlp_emulated")
+    program.output("output", "dlp_emulated")
+    if not installed(_api(check)):          # the emulation keeps what setInputData received (the board does not say)
+        program.call("net_owner.net.getInputData", as_="student_input").output("student_input")
+    return program
 
 
 def _mlp_program(check, case, ctx) -> Program:
@@ -96,7 +182,7 @@ def _mlp_program(check, case, ctx) -> Program:
         build["quant_param_path"] = str(files.quant_path)
     program.call(f"net_owner.{methods.get('build', 'build_model')}", **build)
     program.call(f"net_owner.{methods.get('load', 'load_model')}", str(files.weights_path))
-    program.call("images.tolist", as_="data")                  # batch_images.flatten().tolist()
+    program.call("images.tolist", as_="data")                  # (batch_images.flatten()).tolist()
     program.call("net_owner.net.setInputData", ref("data"))
     program.call(f"net_owner.{methods.get('forward', 'forward')}")
     program.call("net_owner.net.getOutputData", as_="output")
@@ -119,7 +205,7 @@ def _setup(session, check, case, arrays, ctx, network: str):
     key = _run_key(network, check, case)
     if key not in ctx.memo:
         program = _vgg_program(check, ctx) if network == "vgg19" else _mlp_program(check, case, ctx)
-        sent = {} if network == "vgg19" else {"images": arrays["images"]}
+        sent = {} if network == "vgg19" else {"images": arrays["images"].ravel()}     # batch_images.flatten()
         reply = session.run(program.to_dict(), sent, timeout=check.timeout, fresh=True)
         ctx.memo[key] = (ChildFailure(reply, f"running the {network.upper()} network as the course's driver does")
                          if reply.status != "ok" else Execution(dict(reply.values), [reply]))
@@ -144,45 +230,7 @@ def _probabilities(actual, shape, public: bool):
 
 
 def _bound(check, dtype, expected: np.ndarray) -> float:
-    """The largest difference a probability may show: atol times the largest reference probability."""
-    tolerance = check.tolerance[dtype]
-    return tolerance.atol * float(np.max(np.abs(expected)))
-
-
-def _class_comparison(name: str, expected: np.ndarray, actual: np.ndarray, bound: float, public: bool) -> Comparison:
-    """Rows' predicted classes (first maximum, as ``result.index(max(result))``) against the reference's."""
-    rows = np.arange(expected.shape[0])
-    reference, predicted = expected.argmax(axis=1), actual.argmax(axis=1)
-    allowed = expected[rows, predicted] >= expected[rows, reference] - 2 * bound
-    same = int(np.sum(predicted == reference))
-    metrics = {"agree": same, "total": int(expected.shape[0]), "bound": bound,
-               "accepted_near_ties": int(np.sum(allowed & (predicted != reference)))}
-    if np.all(allowed):
-        return Comparison(name, metrics=metrics)
-    row = int(np.flatnonzero(~allowed)[0])
-    where = f"sample {row}: " if expected.shape[0] > 1 else ""
-    if public:
-        detail = (f"{where}class {predicted[row]} (reference probability {expected[row, predicted[row]]:.4f}) instead "
-                  f"of {reference[row]} ({expected[row, reference[row]]:.4f})")
-    else:
-        detail = f"{where}class {predicted[row]} is not the reference's class"
-    return Comparison(name, "values", f"{name}: {int(np.sum(~allowed))} of {expected.shape[0]} classified differently "
-                      f"from the float reference beyond the DLP's precision; {detail}", metrics)
-
-
-def _top5_comparison(expected: np.ndarray, actual: np.ndarray, bound: float, public: bool) -> Comparison:
-    """The reference's top-5 classes that no error within ``bound`` can push out must be in the DLP's top 5."""
-    order = np.argsort(-expected, kind="stable")
-    sixth = expected[order[5]]
-    required = [int(c) for c in order[:5] if expected[c] - sixth > 2 * bound]
-    theirs = [int(c) for c in np.argsort(-actual, kind="stable")[:5]]
-    missing = [c for c in required if c not in theirs]
-    metrics = {"overlap": len(set(theirs) & {int(c) for c in order[:5]}), "required": required, "top5": theirs}
-    if not missing:
-        return Comparison("top-5", metrics=metrics)
-    shown = f"class {missing[0]} (reference probability {expected[missing[0]]:.4f})" if public else f"class {missing[0]}"
-    return Comparison("top-5", "values", f"top-5: {shown} is missing from your top 5 {theirs}, though the DLP's "
-                      "precision cannot explain its absence", metrics)
+    return judge.bound(check.tolerance[dtype], expected)
 
 
 def _with_backend(comparisons: list[Comparison], actual: dict, api: str) -> list[Comparison]:
@@ -193,8 +241,20 @@ def _with_backend(comparisons: list[Comparison], actual: dict, api: str) -> list
     return comparisons
 
 
+def _record_backend(check, ctx, values: dict) -> None:
+    """Say on the check, and in the result's resources, which pycnml / pycnnl ran."""
+    emulated = emulated_flag(values, _api(check))
+    if emulated is None:
+        return
+    backend = describe_backend(_api(check), emulated)
+    add_note(ctx, check.id, f"ran on {backend}")
+    resources = getattr(ctx.lab, "dlp", None)
+    if resources is not None:
+        resources.memo["backend"] = backend
+
+
 class _DlpKind(Kind):
-    options_properties = {"api": {"enum": list(APIS)}}
+    options_properties = {"api": {"enum": list(APIS)}, "against": {"enum": ["float", "dlp"]}}
 
     def validate(self, check):
         super().validate(check)
@@ -214,62 +274,102 @@ class Vgg19Classify(_DlpKind):
     roles = ("build", "load", "load_image", "forward")
     outputs = (OutputSpec("softmax", shape_policy="squeeze", display="none"), OutputSpec("top1", "exact", display="none"))
     options_properties = {**_DlpKind.options_properties,
-                          "pool5_tolerance": {"type": "object", "properties": {"rtol": NUMBER, "atol": NUMBER},
-                                              "required": ["rtol", "atol"], "additionalProperties": False}}
+                          "input_atol": {"type": "number", "minimum": 0},
+                          # the DLP against the float reference, for `harness dlp compare` (which builds the
+                          # network itself and can cut it at pool5): the figures the benchmark measured
+                          "float_tolerance": TOLERANCE_TABLE, "pool5_tolerance": TOLERANCE_TABLE}
 
     def make_inputs(self, check, case, ctx):
-        from reference.vgg19 import preprocess
         lab = ctx.lab
         key = ("dlp.vgg19.image", str(lab.image_path))
         if key not in lab.expected_memo:
-            try:
-                rgb = preprocess.load_rgb(lab.image_path)
-            except preprocess.ImageReadError as error:
-                raise HarnessError(str(error)) from None
-            lab.expected_memo[key] = preprocess.to_network_input(preprocess.resize_bilinear(rgb, (224, 224)),
-                                                                 lab.vgg_params.mean_rgb)
-        return {"image": lab.expected_memo[key]}
+            lab.expected_memo[key] = template_image(lab.image_path)
+        return {"image": lab.expected_memo[key], LAB_KEY: lab}
 
     def expected(self, check, case, arrays, ctx):
-        lab = ctx.lab
-        key = ("dlp.vgg19.expected", str(lab.weights_path), str(lab.image_path))
+        lab, image = ctx.lab, arrays["image"]
+        key = ("dlp.vgg19.float", str(lab.weights_path), str(lab.image_path))
         if key not in lab.expected_memo:
-            softmax = lab.reference_vgg.forward(arrays["image"].astype(np.float64), capture=("softmax",))["softmax"][0]
-            lab.expected_memo[key] = {"softmax": softmax, "top1": np.asarray(int(np.argmax(softmax)))}
-        return lab.expected_memo[key]
+            lab.expected_memo[key] = lab.reference_vgg.forward(image.astype(np.float64), capture=("softmax",))["softmax"][0]
+        float_softmax = lab.expected_memo[key]
+        reference = _vgg_dlp_output(lab, _api(check), image) if _against(check) == "dlp" else float_softmax
+        return {"softmax": reference, "top1": np.asarray(int(np.argmax(reference))), "float_softmax": float_softmax}
 
     def execute(self, session, check, case, arrays, ctx):
         run = _setup(session, check, case, arrays, ctx, "vgg19")
+        _record_backend(check, ctx, run.values)
         output = run.values.get("output")
-        values = {"softmax": output, "dlp_emulated": run.values.get("dlp_emulated")}
+        values = {"softmax": output, "dlp_emulated": run.values.get("dlp_emulated"),
+                  "student_input": run.values.get("student_input")}
         if isinstance(output, np.ndarray) and output.size and output.dtype.kind in "fiu":
             values["top1"] = np.asarray(int(np.argmax(output)))
         else:
             values["top1"] = output
         return Execution(values, run.replies)
 
+    def kernels(self, check):
+        """The catalogue's DLP mistakes (reference.mistakes.dlp) are pycnml layouts."""
+        return [MISTAKE_KERNEL["vgg19"]] if _api(check) == "pycnml" else []
+
+    def mistake_outputs(self, check, mistake, arrays, case):
+        """What the network built as ``mistake`` builds it outputs on the emulated pycnml (once per lab)."""
+        if "softmax" not in (check.outputs or ("softmax",)):
+            return {}             # the class follows from the softmax, whose check names the mistake
+        lab, recipe = arrays[LAB_KEY], mistake.variant()
+        image = arrays["image"]
+        if not recipe.get("subtract_mean", True):
+            image = (image + TEMPLATE_MEAN[None, :, None, None]).astype(np.float32)
+        return {"softmax": _vgg_dlp_output(lab, "pycnml", image, recipe, emulated=True, memo_key=mistake.id)}
+
     def compare(self, check, case, inputs, expected, actual):
-        dtype = self.tolerance_dtype(check)
+        dtype, wanted = self.tolerance_dtype(check), [spec.name for spec in self.compared_outputs(check)]
         probabilities, problem = _probabilities(actual.get("softmax"), (1, expected["softmax"].size), case.public)
-        wanted = [spec.name for spec in self.compared_outputs(check)]
         if problem is not None:
             problem.name = problem.output = wanted[0]
             return _with_backend([problem], actual, _api(check))
-        reference = expected["softmax"].reshape(1, -1)
+        comparisons = self._judge(check, case, expected["softmax"], probabilities, wanted, dtype)
+        if _against(check) == "dlp" and not all(comparison.ok for comparison in comparisons):
+            comparisons = self._on_their_input(check, case, inputs, actual, probabilities, wanted, dtype) or comparisons
+        if _against(check) == "dlp":
+            _float_figures(comparisons[0], expected["float_softmax"], probabilities[0])
+        return _with_backend(comparisons, actual, _api(check))
+
+    def _judge(self, check, case, reference, probabilities, wanted, dtype) -> list[Comparison]:
+        reference = reference.reshape(1, -1)
         bound = _bound(check, dtype, reference)
         comparisons = []
         if "softmax" in wanted:
             softmax = compare_arrays("softmax", reference[0], probabilities[0], check.tolerance,
                                      np.dtype(dtype), "exact", case.public)
-            softmax.output = "softmax"
-            top5 = _top5_comparison(reference[0], probabilities[0], bound, case.public)
-            top5.output = "softmax"
+            top5 = judge.top5(reference[0], probabilities[0], bound, case.public)
+            softmax.output = top5.output = "softmax"
             comparisons += [softmax, top5]
         if "top1" in wanted:
-            top1 = _class_comparison("top-1 class", reference, probabilities, bound, case.public)
+            top1 = judge.classes("top-1 class", reference, probabilities, bound, case.public, _reference_words(check))
             top1.output = "top1"
             comparisons.append(top1)
-        return _with_backend(comparisons, actual, _api(check))
+        return comparisons
+
+    def _on_their_input(self, check, case, inputs, actual, probabilities, wanted, dtype):
+        """Judged against the correct network on the student's own input, when that input is the template's
+        image within ``input_atol`` (a mean taken from the .mat, another resize): the synthetic weights
+        amplify such small input differences into different outputs."""
+        theirs, image = actual.get("student_input"), inputs["image"]
+        if not isinstance(theirs, np.ndarray) or theirs.size != image.size:
+            return None
+        theirs = theirs.astype(np.float32).reshape(image.shape)
+        difference = float(np.max(np.abs(theirs - image)))
+        if difference == 0 or difference > check.options.get("input_atol", INPUT_ATOL):
+            return None
+        reference = _vgg_dlp_output(inputs[LAB_KEY], _api(check), theirs)
+        comparisons = self._judge(check, case, reference, probabilities, wanted, dtype)
+        if not all(comparison.ok for comparison in comparisons):
+            return None
+        for comparison in comparisons:
+            comparison.metrics["judged_on_their_input"] = difference
+        comparisons[0].message = (f"judged on your own input, which differs from the template's preprocessing "
+                                  f"by at most {difference:.3g}: the correct network gives your output on it")
+        return comparisons
 
 
 @register
@@ -284,16 +384,41 @@ class MlpClassify(_DlpKind):
 
     def make_inputs(self, check, case, ctx):
         from .mlp import digit_images
-        return {"images": digit_images(case.params["batch"], seed=case.seed).astype(np.int64)}
+        return {"images": digit_images(case.params["batch"], seed=case.seed).astype(np.int64), LAB_KEY: ctx.lab}
 
     def expected(self, check, case, arrays, ctx):
         from .mlp import forward_float
         files = _mlp_files(case, ctx)
-        softmax = forward_float(files.weights, arrays["images"])
-        return {"softmax": softmax, "labels": softmax.argmax(axis=1)}
+        float_softmax = forward_float(files.weights, arrays["images"])
+        if _against(check) == "dlp":
+            reference = self._dlp_output(_api(check), files, arrays["images"]).reshape(float_softmax.shape)
+        else:
+            reference = float_softmax
+        return {"softmax": reference, "labels": reference.argmax(axis=1), "float_softmax": float_softmax}
+
+    @staticmethod
+    def _dlp_output(api, files, images, recipe=None, emulated=None) -> np.ndarray:
+        with contextlib.redirect_stdout(io.StringIO()):
+            net = network.mlp_network(api, _dlp_module(api, emulated), files.weights, images.shape[0], files.quant,
+                                      recipe=recipe)
+            net.setInputData(images.ravel())
+            net.forward()
+        return np.asarray(net.getOutputData(), dtype=np.float64)
+
+    def kernels(self, check):
+        return [MISTAKE_KERNEL["mlp"]] if _api(check) == "pycnml" else []
+
+    def mistake_outputs(self, check, mistake, arrays, case):
+        """What the MLP built as ``mistake`` builds it outputs on the emulated pycnml."""
+        if "softmax" not in (check.outputs or ("softmax",)):
+            return {}
+        files = _resources_of(arrays[LAB_KEY]).mlp(case.params["hidden1"], case.params["hidden2"],
+                                                   case.params.get("weights_seed", 0))
+        return {"softmax": self._dlp_output("pycnml", files, arrays["images"], mistake.variant(), emulated=True)}
 
     def execute(self, session, check, case, arrays, ctx):
         run = _setup(session, check, case, arrays, ctx, "mlp")
+        _record_backend(check, ctx, run.values)
         output = run.values.get("output")
         return Execution({"softmax": output, "labels": output, "dlp_emulated": run.values.get("dlp_emulated")},
                          run.replies)
@@ -313,9 +438,12 @@ class MlpClassify(_DlpKind):
             softmax.output = "softmax"
             comparisons.append(softmax)
         if "labels" in wanted:
-            labels = _class_comparison("labels", reference, probabilities, _bound(check, dtype, reference), case.public)
+            labels = judge.classes("labels", reference, probabilities, _bound(check, dtype, reference), case.public,
+                                   _reference_words(check))
             labels.output = "labels"
             comparisons.append(labels)
+        if _against(check) == "dlp":
+            _float_figures(comparisons[0], expected["float_softmax"], probabilities)
         return _with_backend(comparisons, actual, _api(check))
 
 
@@ -350,6 +478,7 @@ class ForwardTime(_DlpKind):
     def execute(self, session, check, case, arrays, ctx):
         network = self._network(check)
         run = _setup(session, check, case, arrays, ctx, network)
+        _record_backend(check, ctx, run.values)
         bare, theirs = "net_owner.net.forward", f"net_owner.{check.target.methods.get('forward', 'forward')}"
 
         def timed(target: str, times: int) -> float:
@@ -380,7 +509,7 @@ class ForwardTime(_DlpKind):
         low, high = check.options.get("ratio_min", 0.5), check.options.get("ratio_max", 1.5)
         student, network = (float(t) for t in times)
         ratio = student / network if network > 0 else math.inf
-        metrics = {"forward_ms": 1e3 * student, "network_forward_ms": 1e3 * network, "ratio": ratio,
+        metrics = {"forward_ms": 1e3 * student, "network_forward_ms": 1e3 * network, "forward_ratio": ratio,
                    "ratio_min": low, "ratio_max": high}
         method = check.target.methods.get("forward", "forward")
         name = f"{check.target.class_name}.{method}() time"

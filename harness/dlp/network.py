@@ -13,6 +13,13 @@ conv filters MatConvNet [H, W, Cin, Cout] -> [Cout, Cin, H, W], fc filters
 filters [Cout, H, W, Cin], fc filters [in, out] as stored, no flatten layer.
 ``until`` cuts the network after a conv-part layer (pool5: its output is the
 network's output), since pycnml exposes no intermediate outputs.
+
+A ``recipe`` (from reference.mistakes.dlp) builds the network as a typical
+mistaken solution does, so a student's output can be recognised as that
+mistake: ``conv_axes`` (the transpose applied to MatConvNet's conv weights
+before flattening), ``fc_transposed`` (whether fc weights go in as [out, in]),
+``untransposed`` (MLP layers 1..3 loaded as [in, out]), ``input_nhwc``,
+``filter_quant_from_input`` (the input pairs given to loadParams).
 """
 from __future__ import annotations
 
@@ -31,8 +38,11 @@ def _vgg_names(until: str | None) -> list[str]:
     return names
 
 
-def vgg19_cnml(pycnml, params, quant, until: str | None = None, image_hw=(224, 224), core_num: int = 1):
+def vgg19_cnml(pycnml, params, quant, until: str | None = None, image_hw=(224, 224), core_num: int = 1,
+               recipe: dict | None = None):
     """A pycnml CnmlNet of VGG19 (``params``: VGG19Params, ``quant``: QuantTable of 19 pairs), weights loaded."""
+    recipe = recipe or {}
+    conv_axes = tuple(recipe.get("conv_axes", (3, 2, 0, 1)))
     names = _vgg_names(until)
     net = pycnml.CnmlNet(core_num)
     net.setInputShape(1, 3, *image_hw)
@@ -62,12 +72,13 @@ def vgg19_cnml(pycnml, params, quant, until: str | None = None, image_hw=(224, 2
         name = names[index]
         if name.startswith("conv"):
             weight, bias = params.conv[name]
-            net.loadParams(index, np.transpose(weight, (3, 2, 0, 1)).ravel().astype(np.float64),
+            net.loadParams(index, np.transpose(weight, conv_axes).ravel().astype(np.float64),
                            np.asarray(bias, dtype=np.float64).ravel(), filters[quantized])
             quantized += 1
         elif name.startswith("fc"):
             weight, bias = params.fc[name]
-            net.loadParams(index, np.asarray(weight).T.ravel().astype(np.float64),
+            weight = np.asarray(weight).T if recipe.get("fc_transposed", True) else np.asarray(weight)
+            net.loadParams(index, weight.ravel().astype(np.float64),
                            np.asarray(bias, dtype=np.float64).ravel(), filters[quantized])
             quantized += 1
     return net
@@ -118,18 +129,19 @@ def _ints(module, values):
     return vector
 
 
-def vgg19_network(api: str, module, params, quant=None, until=None, image_hw=(224, 224)):
+def vgg19_network(api: str, module, params, quant=None, until=None, image_hw=(224, 224), recipe=None):
     if api == "pycnml":
-        return vgg19_cnml(module, params, quant, until, image_hw)
+        return vgg19_cnml(module, params, quant, until, image_hw, recipe=recipe)
     if api == "pycnnl":
         return vgg19_cnnl(module, params, until, image_hw)
     raise ValueError(f"unknown DLP API {api!r} (known: {', '.join(APIS)})")
 
 
-def image_data(api: str, image_nchw: np.ndarray) -> np.ndarray:
+def image_data(api: str, image_nchw: np.ndarray, recipe: dict | None = None) -> np.ndarray:
     """What setInputData takes for a [1, 3, H, W] image: NCHW flattened (pycnml) or NHWC flattened (pycnnl)."""
     image = np.asarray(image_nchw, dtype=np.float64)
-    return (image if api == "pycnml" else image.transpose(0, 2, 3, 1)).ravel()
+    nhwc = api == "pycnnl" or (recipe or {}).get("input_nhwc", False)
+    return (image.transpose(0, 2, 3, 1) if nhwc else image).ravel()
 
 
 def output_array(api: str, values, shape_nchw) -> np.ndarray:
@@ -141,19 +153,22 @@ def output_array(api: str, values, shape_nchw) -> np.ndarray:
     return array.reshape(shape_nchw)
 
 
-def mlp_cnml(pycnml, weights: dict, quant, batch: int):
+def mlp_cnml(pycnml, weights: dict, quant, batch: int, recipe: dict | None = None):
     """The exp 2-2 MLP (fc1-relu-fc2-relu-fc3-softmax) on pycnml, as the course's solution builds it."""
+    recipe = recipe or {}
     net = pycnml.CnmlNet(1)
     net.setInputShape(batch, weights["w1"].shape[0], 1, 1)
     inputs = [pycnml.QuantParam(int(p), float(s)) for p, s in quant.input]
-    filters = [pycnml.QuantParam(int(p), float(s)) for p, s in quant.filter]
+    filters = inputs if recipe.get("filter_quant_from_input") else \
+        [pycnml.QuantParam(int(p), float(s)) for p, s in quant.filter]
     for index in (1, 2, 3):
         net.createMlpLayer(f"fc{index}", weights[f"w{index}"].shape[1], inputs[index - 1])
         if index < 3:
             net.createReLuLayer(f"relu{index}")
     net.createSoftmaxLayer("softmax", 1)
     for index in (1, 2, 3):
-        net.loadParams(2 * (index - 1), np.transpose(weights[f"w{index}"]).ravel().astype(np.float64),
+        weight = weights[f"w{index}"] if index in recipe.get("untransposed", ()) else np.transpose(weights[f"w{index}"])
+        net.loadParams(2 * (index - 1), weight.ravel().astype(np.float64),
                        np.asarray(weights[f"b{index}"], dtype=np.float64).ravel(), filters[index - 1])
     return net
 
@@ -175,9 +190,9 @@ def mlp_cnnl(pycnnl, weights: dict, batch: int):
     return net
 
 
-def mlp_network(api: str, module, weights: dict, batch: int, quant=None):
+def mlp_network(api: str, module, weights: dict, batch: int, quant=None, recipe=None):
     if api == "pycnml":
-        return mlp_cnml(module, weights, quant, batch)
+        return mlp_cnml(module, weights, quant, batch, recipe)
     if api == "pycnnl":
         return mlp_cnnl(module, weights, batch)
     raise ValueError(f"unknown DLP API {api!r} (known: {', '.join(APIS)})")

@@ -68,6 +68,21 @@ def quantize(values, position: int, scale: float) -> np.ndarray:
     return np.clip(codes, INT8_MIN, INT8_MAX, out=codes)
 
 
+def quantize_int8(values, position: int, scale: float, through_fp16: bool = False,
+                  chunk: int = 1 << 22) -> np.ndarray:
+    """:func:`quantize` as an int8 array, a chunk at a time (a VGG19 fc6 filter is 10^8 values).
+
+    ``values`` is rounded to float32 first (the C++ side holds a vector<float>), and with
+    ``through_fp16`` to float16 as well (an MLP filter is stored in float16 before it is quantized).
+    """
+    flat = np.asarray(values).reshape(-1)
+    codes = np.empty(flat.size, dtype=np.int8)
+    for start in range(0, flat.size, chunk):
+        part = flat[start:start + chunk].astype(np.float32)
+        codes[start:start + chunk] = quantize(to_fp16(part) if through_fp16 else part, position, scale)
+    return codes.reshape(np.shape(values))
+
+
 def dequantize(codes, position: int, scale: float) -> np.ndarray:
     """float64 values of int8 ``codes``: fix * 2^position / scale (cnml.h)."""
     return np.asarray(codes, dtype=np.float64) * step(position, scale)
@@ -80,17 +95,18 @@ def step(position: int, scale: float) -> float:
 
 # --- exact integer products ------------------------------------------------------------------------
 
-def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for integer-valued float32 matrices with |entries| <= 128, exactly, as float64.
+def int_matmul(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
+    """a @ b_t.T for int8 codes, exactly, as float64.
 
-    a: (M, K), b: (K, N). The K axis is cut into pieces of EXACT_TERMS so each
+    a: (M, K) integer-valued float32; b_t: (N, K) int8 (or integer-valued
+    float32), the right operand stored as pycnml's MLP filter is, [out, in];
+    |entries| <= 128. The K axis is cut into pieces of EXACT_TERMS so each
     float32 GEMM is exact; the pieces are summed in float64 (exact below 2^53).
     """
-    if a.shape[1] <= EXACT_TERMS:
-        return np.matmul(a, b).astype(np.float64)
-    total = np.zeros((a.shape[0], b.shape[1]), dtype=np.float64)
+    total = np.zeros((a.shape[0], b_t.shape[0]), dtype=np.float64)
     for start in range(0, a.shape[1], EXACT_TERMS):
-        total += np.matmul(a[:, start:start + EXACT_TERMS], b[start:start + EXACT_TERMS])
+        piece = b_t[:, start:start + EXACT_TERMS].astype(np.float32)
+        total += np.matmul(a[:, start:start + EXACT_TERMS], piece.T)
     return total
 
 
@@ -108,7 +124,7 @@ def _tap(padded: np.ndarray, row: int, col: int, out_hw, stride: int, dilation: 
 
 def conv2d_nhwc(x: np.ndarray, weight: np.ndarray, stride: int, pad: int, dilation: int = 1,
                 exact: bool = True) -> np.ndarray:
-    """Cross-correlation of NHWC ``x`` with ``weight`` (KH, KW, Cin, Cout), zero padding ``pad``.
+    """Cross-correlation of NHWC ``x`` with ``weight`` (KH, KW, Cin, Cout; int8 codes when ``exact``), zero padding.
 
     Returns (N, Ho, Wo, Cout) without bias. With ``exact`` the inputs must be
     int8 codes (integer-valued float32, |v| <= 128) and the result is the
@@ -133,7 +149,7 @@ def conv2d_nhwc(x: np.ndarray, weight: np.ndarray, stride: int, pad: int, dilati
             group = range(first, min(first + per_group, len(taps)))
             columns = np.concatenate([_tap(padded, *taps[t], out_hw, stride, dilation)[..., channels] for t in group],
                                      axis=3)
-            kernel = flat_weight[group.start:group.stop, channels].reshape(-1, cout)
+            kernel = flat_weight[group.start:group.stop, channels].reshape(-1, cout).astype(np.float32)
             total += np.matmul(columns.reshape(rows, -1), kernel)
     return total.reshape(n, out_hw[0], out_hw[1], cout)
 
@@ -187,8 +203,10 @@ class ArgumentError(TypeError):
     """An argument a SWIG wrapper would refuse; the message starts with SWIG's own wording."""
 
 
-def float_vector(value, method: str, argument: int, type_name: str) -> np.ndarray:
-    """``value`` as SWIG's std::vector<float> typemap converts it, as a 1-D float32 array.
+def float_vector(value, method: str, argument: int, type_name: str, copy: bool = True) -> np.ndarray:
+    """``value`` as SWIG's std::vector<float> typemap converts it: a 1-D float32 copy, or with
+    ``copy=False`` the float64 values (maybe the caller's own array: use them at once, before the
+    caller can change them; round them to float32 as the vector would).
 
     SWIG takes any Python sequence whose items are Python floats (numpy.float64
     is one) or ints and refuses everything else with
@@ -220,9 +238,9 @@ def float_vector(value, method: str, argument: int, type_name: str) -> np.ndarra
     if kind not in "fiub":
         raise refuse(f"its items are {array.dtype} values, not numbers")
     array = array.astype(np.float64, copy=False)
-    if array.size and float(np.nanmax(np.abs(array))) > FLOAT32_MAX:
+    if array.size and max(float(np.nanmax(array)), -float(np.nanmin(array))) > FLOAT32_MAX:
         raise refuse("a value is outside float32's range")
-    return array.astype(np.float32)
+    return array.astype(np.float32) if copy else array
 
 
 def _is_sequence(value) -> bool:

@@ -102,7 +102,7 @@ class _Layer:
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
         self.settings = settings
         self.loaded = False
-        self.weight = self.bias = None          # conv: (KH, KW, Cin, Cout) codes; mlp: (in, out) codes; float16 bias
+        self.weight = self.bias = None          # int8 codes, conv (KH, KW, Cin, Cout), mlp (out, in); float16 bias
         self.step = 1.0                         # the product of the input's and the filter's int8 steps
 
 
@@ -225,7 +225,7 @@ class CnmlNet:
     def loadParams(self, layer_id, filter_data, bias_data, quant_param):
         method = "CnmlNet_loadParams"
         layer_id = nx.int_argument(layer_id, method, 2)
-        weight = nx.float_vector(filter_data, method, 3, VECTOR_TYPE)
+        weight = nx.float_vector(filter_data, method, 3, VECTOR_TYPE, copy=False)      # used at once
         bias = nx.float_vector(bias_data, method, 4, VECTOR_TYPE)
         position, scale = _quant(quant_param, method, 5)
         if self._layers and self._layers[-1].kind not in ("cast_in", "cast_out"):
@@ -247,7 +247,7 @@ class CnmlNet:
         cout, k = layer.out_shape[1], layer.settings["kernel"]
         _check_size(layer, "filter", weight, (cout, cin, k, k), "[out_channel, in_channel, kernel_h, kernel_w]")
         _check_size(layer, "bias", bias, (cout,), "[out_channel]")
-        codes = nx.quantize(weight, position, scale).reshape(cout, cin, k, k)
+        codes = nx.quantize_int8(weight, position, scale).reshape(cout, cin, k, k)
         layer.weight = np.ascontiguousarray(codes.transpose(2, 3, 1, 0))
         layer.bias = nx.to_fp16(bias)
         layer.step = nx.step(*layer.settings["input_quant"]) * nx.step(position, scale)
@@ -258,8 +258,7 @@ class CnmlNet:
         _check_size(layer, "filter", weight, (out, c * h * w), "[output_num, input_size] (NCHW order of the input)")
         _check_size(layer, "bias", bias, (out,), "[output_num]")
         # the MLP filter is stored as float16 and quantized from there (CnmlMlpLayer::loadParam)
-        codes = nx.quantize(nx.to_fp16(weight), position, scale).reshape(out, c * h * w)
-        layer.weight = np.ascontiguousarray(codes.T)
+        layer.weight = nx.quantize_int8(weight, position, scale, through_fp16=True).reshape(out, c * h * w)
         layer.bias = nx.to_fp16(bias)
         layer.step = nx.step(*layer.settings["input_quant"]) * nx.step(position, scale)
 
@@ -337,6 +336,11 @@ class CnmlNet:
 
     def getOutputData(self):
         return self._output
+
+    def getInputData(self):
+        """Not in the real pycnml: the values setInputData last received, float32 as the board holds them
+        (the grader reads them to judge a submission's preprocessing apart from its network)."""
+        return None if self._input is None else self._input.copy()
 
     # --- inspection -------------------------------------------------------------------------------
     def size(self):

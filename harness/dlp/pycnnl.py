@@ -191,7 +191,8 @@ class CnnlNet:
             _check_size(layer, "filter", weight, (per_copy,), f"{list(w_shape[-2:])} (input, output)"
                         + (f", copied {batch} times" if batch > 1 else ""))
             _check_size(layer, "bias", bias, (layer.settings["out_shape"][3],), "[output]")
-            layer.weight = np.tile(weight, batch if batch > 1 else 1).reshape(w_shape)
+            # n copies of one matrix multiply like the matrix itself: keep one (k, n), not n of them
+            layer.weight = weight.reshape(w_shape[-2:]) if batch > 1 else weight.reshape(w_shape)
         else:
             raise BoardError(f"ERROR : This layer is not conv or mlp ! layer name is : {layer.name} "
                              f"(loadParams({layer_id}, ...); pycnnl exits the process here)")
@@ -231,7 +232,10 @@ class CnnlNet:
             n, c, h, w = layer.in_shape
             return nx.maxpool_nhwc(data.reshape(n, h, w, c), s["kernel"], s["stride"]).ravel()
         if layer.kind == "mlp":
-            out = np.matmul(data.reshape(layer.in_shape), layer.weight)
+            if layer.weight.ndim == 2:
+                out = np.matmul(data.reshape(-1, layer.in_shape[-1]), layer.weight)
+            else:
+                out = np.matmul(data.reshape(layer.in_shape), layer.weight)
             return (out + layer.bias).astype(np.float32).ravel()
         if layer.kind == "relu":
             return np.maximum(data, 0)
@@ -241,6 +245,11 @@ class CnnlNet:
 
     def getOutputData(self):
         return self._output
+
+    def getInputData(self):
+        """Not in the real pycnnl: the values setInputData last received, float32 as the board holds them
+        (the grader reads them to judge a submission's preprocessing apart from its network)."""
+        return None if self._input is None else self._input.copy()
 
     # --- inspection -------------------------------------------------------------------------------
     def size(self):

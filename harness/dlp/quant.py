@@ -160,3 +160,71 @@ def calibrate_mlp(weights: dict, images) -> QuantTable:
 
 def _fp16(array) -> np.ndarray:
     return np.asarray(array, dtype=np.float32).astype(np.float16)
+
+
+# --- calibration from files (`harness dlp calibrate`) ------------------------------------------------
+
+def calibrate_files(weights=None, images=None) -> tuple[QuantTable, str]:
+    """(the table, what network it is for) from a weights file and calibration image files.
+
+    A .mat (or no weights: $HARNESS_VGG19_WEIGHTS, else the synthetic ones) is VGG19, calibrated on image
+    files (default: the three shipped images); a .npy / .npz is exp 2-1's MLP weights (a dict w1, b1, ...,
+    read with allow_pickle, so only give it a file you trust), calibrated on an MNIST idx3-ubyte file or
+    a .npy of [N, 784] pixels. Raises HarnessError for files it cannot use.
+    """
+    from ..errors import HarnessError
+    weights = Path(weights) if weights is not None else None
+    if weights is None or weights.suffix.lower() == ".mat":
+        from reference.vgg19 import matconvnet, preprocess
+        from reference.vgg19 import weights as vgg_weights
+        try:
+            params = matconvnet.load_params(vgg_weights.resolve_weights(weights))
+        except (FileNotFoundError, matconvnet.WeightsFileError) as error:
+            raise HarnessError(str(error)) from None
+        paths = images or [preprocess.shipped_image(name) for name in ("sample", "content", "style")]
+        try:
+            arrays = [preprocess.load_network_image(path, params.mean_rgb) for path in paths]
+        except preprocess.ImageReadError as error:
+            raise HarnessError(str(error)) from None
+        return calibrate_vgg19(params, arrays), "VGG19 (16 conv and 3 fc layers)"
+    if weights.suffix.lower() not in (".npy", ".npz"):
+        raise HarnessError(f"{weights}: calibrate VGG19 weights (.mat) or exp 2-1's MLP weights (.npy)")
+    mlp_weights = _mlp_weights(weights)
+    if not images:
+        raise HarnessError("MLP calibration needs --images: an MNIST idx3-ubyte file or a .npy of [N, 784] pixels")
+    pixels = np.concatenate([_pixels(Path(path), mlp_weights["w1"].shape[0]) for path in images])
+    return calibrate_mlp(mlp_weights, pixels), "MLP (3 fc layers)"
+
+
+def _mlp_weights(path: Path) -> dict:
+    from ..errors import HarnessError
+    try:
+        loaded = np.load(path, allow_pickle=True, encoding="latin1")
+        weights = dict(loaded.item() if isinstance(loaded, np.ndarray) else loaded)
+    except (OSError, ValueError, TypeError, EOFError) as error:
+        raise HarnessError(f"{path}: not exp 2-1's weight file ({error})") from None
+    missing = [key for key in ("w1", "b1", "w2", "b2", "w3", "b3") if key not in weights]
+    if missing:
+        raise HarnessError(f"{path}: no {', '.join(missing)} (exp 2-1's weight.npy holds w1, b1, w2, b2, w3, b3)")
+    return {key: np.asarray(weights[key], dtype=np.float64) for key in ("w1", "b1", "w2", "b2", "w3", "b3")}
+
+
+def _pixels(path: Path, size: int) -> np.ndarray:
+    """[N, size] pixels from an MNIST idx3-ubyte file (magic 2051) or a .npy array."""
+    from ..errors import HarnessError
+    try:
+        if path.suffix.lower() == ".npy":
+            array = np.load(path, allow_pickle=False)
+        else:
+            data = path.read_bytes()
+            magic, count, rows, cols = np.frombuffer(data[:16], dtype=">i4")
+            if magic != 2051:
+                raise ValueError(f"magic number {magic}, not an idx3-ubyte image file (2051)")
+            array = np.frombuffer(data, dtype=np.uint8, offset=16, count=count * rows * cols)
+    except (OSError, ValueError) as error:
+        raise HarnessError(f"{path}: cannot read calibration images ({error})") from None
+    array = np.asarray(array, dtype=np.float64).reshape(-1, size) if np.size(array) % size == 0 else None
+    if array is None:
+        raise HarnessError(f"{path}: the images do not have {size} pixels each")
+    return array
+

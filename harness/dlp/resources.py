@@ -64,6 +64,8 @@ class DlpResources:
 
     def describe(self) -> dict:
         described = {"files": str(self.directory)}
+        if "backend" in self.memo:
+            described["backend"] = self.memo["backend"]
         if self.quant_override:
             described["vgg19_quant"] = {"path": str(self.quant_override), "source": "given"}
         elif "vgg19_quant" in self.memo:

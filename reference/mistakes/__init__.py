@@ -29,12 +29,13 @@ Kernel signatures (the course's layouts: NCHW, conv weight [Cin, K, K, Cout]):
     adam_update(param, grad, state, lr) -> (param, state)
 """
 from . import cs231n as _cs231n
+from . import dlp as _dlp
 from . import framework as _framework
 from .catalogue import MISTAKES as _AICS_MISTAKES
 from .catalogue import CorrectVariant, Mistake, correct_variants  # noqa: F401
 
 # Each lab family's mistakes live in a module of their own; MISTAKES is all of them.
-MISTAKES = _AICS_MISTAKES + _cs231n.MISTAKES + _framework.MISTAKES
+MISTAKES = _AICS_MISTAKES + _cs231n.MISTAKES + _framework.MISTAKES + _dlp.MISTAKES
 
 
 def by_kernel(kernel: str) -> list[Mistake]:

@@ -36,6 +36,9 @@ ON_DISK = sorted(f"{path.parent.parent.name}/{path.parent.name}" for path in SUB
 EVERY_SUBMISSION = sorted(f"{lab.name}/{path.name}" for lab in SUBMISSIONS.iterdir() if lab.is_dir()
                           for path in lab.iterdir() if path.is_dir() and not path.name.startswith((".", "_")))
 CORRECT = [key for key in ON_DISK if key.split("/")[1].startswith("correct")]
+# The DLP labs' demos import pycnml (a board's library, or the grader's emulation) and are Python 2.7 code: a
+# plain interpreter imports neither; test_verdicts.py runs them through the harness.
+GRADER_RUNTIME_LABS = {"aics-exp2-2", "aics-exp3-2"}
 
 # module -> {class or function: methods it must have}, per lab, as the course templates name them
 LAYERS_1 = {"FullyConnectedLayer": ("init_param", "forward", "backward", "update_param", "load_param", "save_param"),
@@ -96,7 +99,7 @@ def lab_of(key: str) -> str:
 # --- importing ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("import_style", ["package", "top-level"])
-@pytest.mark.parametrize("key", ON_DISK)
+@pytest.mark.parametrize("key", [key for key in ON_DISK if key.split("/")[0] not in GRADER_RUNTIME_LABS])
 def test_imports_with_the_course_interface(key, import_style):
     """package: `from stu_upload.x import ...` run from the experiment directory (the course drivers);
     top-level: `import x` run from inside stu_upload/ (how the submission's own files see each other)."""
