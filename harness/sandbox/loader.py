@@ -22,6 +22,23 @@ import os
 import sys
 
 
+def _stdlib_names() -> frozenset:
+    """The standard library's top-level module names: sys.stdlib_module_names from Python 3.10; the
+    student kit also runs on 3.9, where the stdlib directory is listed instead. Computed when this
+    module loads, never from inside the import hook (listing imports modules itself)."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is None:
+        import pkgutil
+        import sysconfig
+        stdlib = sysconfig.get_paths()["stdlib"]
+        names = {module.name for module in pkgutil.iter_modules([stdlib, os.path.join(stdlib, "lib-dynload")])}
+        names |= set(sys.builtin_module_names)
+    return frozenset(names)
+
+
+STDLIB_NAMES = _stdlib_names()
+
+
 class SubmissionModules:
     """The submission package's modules: importing them, their aliases, forgetting them between requests."""
 
@@ -48,7 +65,7 @@ class SubmissionModules:
         A submission's random.py or copy.py does not shadow the standard library's for
         numpy and friends: it stays importable as <package>.random only.
         """
-        if name == self.package or not name.isidentifier() or name in sys.stdlib_module_names:
+        if name == self.package or not name.isidentifier() or name in STDLIB_NAMES:
             return False
         return (os.path.isfile(os.path.join(self.package_dir, name + ".py"))
                 or os.path.isfile(os.path.join(self.package_dir, name, "__init__.py")))
