@@ -21,6 +21,7 @@ float16, the precision pycnml stores them in before quantizing).
 from __future__ import annotations
 
 import math
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +202,7 @@ def _mlp_weights(path: Path) -> dict:
     try:
         loaded = np.load(path, allow_pickle=True, encoding="latin1")
         weights = dict(loaded.item() if isinstance(loaded, np.ndarray) else loaded)
-    except (OSError, ValueError, TypeError, EOFError) as error:
+    except (OSError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as error:
         raise HarnessError(f"{path}: not exp 2-1's weight file ({error})") from None
     missing = [key for key in ("w1", "b1", "w2", "b2", "w3", "b3") if key not in weights]
     if missing:
