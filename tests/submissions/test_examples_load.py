@@ -35,10 +35,11 @@ ON_DISK = sorted(f"{path.parent.parent.name}/{path.parent.name}" for path in SUB
 # every lab's submissions, whatever its package is called (cs231n/, framework/ ...)
 EVERY_SUBMISSION = sorted(f"{lab.name}/{path.name}" for lab in SUBMISSIONS.iterdir() if lab.is_dir()
                           for path in lab.iterdir() if path.is_dir() and not path.name.startswith((".", "_")))
-CORRECT = [key for key in ON_DISK if key.split("/")[1].startswith("correct")]
 # The DLP labs' demos import pycnml (a board's library, or the grader's emulation) and are Python 2.7 code: a
-# plain interpreter imports neither; test_verdicts.py runs them through the harness.
+# plain interpreter imports neither, and they have no layers of their own; test_verdicts.py runs them.
 GRADER_RUNTIME_LABS = {"aics-exp2-2", "aics-exp3-2"}
+CORRECT = [key for key in ON_DISK if key.split("/")[1].startswith("correct")
+           and key.split("/")[0] not in GRADER_RUNTIME_LABS]
 
 # module -> {class or function: methods it must have}, per lab, as the course templates name them
 LAYERS_1 = {"FullyConnectedLayer": ("init_param", "forward", "backward", "update_param", "load_param", "save_param"),
