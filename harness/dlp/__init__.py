@@ -8,6 +8,8 @@
     network    the harness's own pycnml / pycnnl networks (VGG19, MLP) from known weights
     mlp        exp 2-2's synthetic weights and digit-like images, and the float MLP
     resources  the weights, quantization and data files a DLP lab's checks hand the child
+    judge      probabilities and classes against a reference, within a bound
     kinds      the check kinds: run the student's demo as the course's driver does
     compare    `harness dlp compare`: the reference against a pycnml network, JUnit XML for CI
+    commands   the `harness dlp` command line (calibrate, compare)
 """

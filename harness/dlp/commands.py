@@ -21,6 +21,7 @@ def add_parser(commands, parents=()) -> None:
     dlp = commands.add_parser("dlp", parents=list(parents), help="DLP labs (exp 2-2, 3-2): calibrate quantization, compare on a board",
                               description="Tools for the Cambricon DLP labs (pycnml / pycnnl).")
     verbs = dlp.add_subparsers(title="dlp commands", parser_class=type(dlp))
+    dlp.set_defaults(command=lambda args: _usage(dlp))
     calibrate = verbs.add_parser(
         "calibrate", parents=list(parents), help="derive int8 (position, scale) pairs in the course's npz format",
         description="Derive int8 (position, scale) pairs, one per conv / fc layer, for the weights and calibration "
@@ -51,6 +52,12 @@ def add_parser(commands, parents=()) -> None:
     compare.add_argument("--layers", nargs="*", default=["pool5"], metavar="LAYER",
                          help="also compare networks cut after these conv-part layers (default: pool5)")
     compare.set_defaults(command=_compare)
+
+
+def _usage(parser) -> int:
+    """`harness dlp` without a verb: its help, exit status 2 like any incomplete command line."""
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def _calibrate(args) -> int:

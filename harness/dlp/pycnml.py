@@ -337,11 +337,6 @@ class CnmlNet:
     def getOutputData(self):
         return self._output
 
-    def getInputData(self):
-        """Not in the real pycnml: the values setInputData last received, float32 as the board holds them
-        (the grader reads them to judge a submission's preprocessing apart from its network)."""
-        return None if self._input is None else self._input.copy()
-
     # --- inspection -------------------------------------------------------------------------------
     def size(self):
         return len(self._layers) - 2
