@@ -9,9 +9,11 @@ bounded in time, memory and CPU: the grader never parses untrusted code
 itself. The probe only parses; the child runs the code.
 
 Auto mode decides from evidence (py2probe._decide): Python-2-only syntax
-(the file fails to compile as Python 3 and compiles once translated), Python 2
-bytecode, ``from __future__`` imports that only Python 2 needs. Without any,
-the submission runs as Python 3; if that run fails with an error classic
+(the file fails to compile as Python 3 and compiles once translated) and Python
+2 bytecode. ``from __future__`` imports are no evidence (Python 3 students kept
+CS231n's ``from __future__ import print_function``), and ``from __future__
+import division`` keeps its own file on true division whatever is decided.
+Without any evidence, the submission runs as Python 3; if that run fails with an error classic
 division explains (a float where an integer is needed, in the submission's
 own code) and nothing in the submission is Python 3 only (f-strings,
 ``print(..., end=)``, ``//`` written on purpose, ...), the runner checks the

@@ -241,21 +241,24 @@ def _decide(facts: dict, bytecode: list[dict]) -> tuple[str, str, list[str], lis
     python3 = ([f"{path}:{line}: Python 3 only ({words})" for path, line, words in python3_syntax]
                + [f"{path}: Python 3 bytecode" for path in python3_bytecode] + floor)
     evidence = ([f"{path}:{line}: Python 2 syntax ({words})" for path, (line, words) in python2_syntax]
-                + [f"{path}: Python 2 bytecode" for path in python2_bytecode] + python3
-                + [f"{path}: from __future__ import {', '.join(names)}" for path, names in future])
+                + [f"{path}: Python 2 bytecode" for path in python2_bytecode] + python3)
+    # __future__ imports decide nothing: Python 3 students of 2018-2020 kept CS231n's
+    # `from __future__ import print_function`, and classic division would floor their 1 / (2 * N).
+    # They are listed beside a Python 2 decision; `division` keeps its own file on true division either way.
+    imports = [f"{path}: from __future__ import {', '.join(names)}" for path, names in future]
     if python2_syntax:
         path, (line, words) = python2_syntax[0]
-        return "2.7", f"{path} line {line} is Python 2 syntax ({words})", evidence, python3
+        return "2.7", f"{path} line {line} is Python 2 syntax ({words})", evidence + imports, python3
     if python3_syntax:
         path, line, words = python3_syntax[0]
         return "3", f"{path} line {line} is Python 3 only ({words})", evidence, python3
     if python2_bytecode and not python3_bytecode:
-        return "2.7", f"the submission holds Python 2 bytecode ({python2_bytecode[0]})", evidence, python3
-    if future and not python3_bytecode:
-        path, names = future[0]
-        return ("2.7", f"{path} imports {', '.join(names)} from __future__, which only Python 2 code needs",
-                evidence, python3)
-    return "3", "nothing in the submission is Python 2 only", evidence, python3
+        return ("2.7", f"the submission holds Python 2 bytecode ({python2_bytecode[0]})", evidence + imports,
+                python3)
+    reason = "nothing in the submission is Python 2 only"
+    if future:
+        reason += " (from __future__ imports run on Python 3 as well, so they are no evidence of Python 2)"
+    return "3", reason, evidence, python3
 
 
 def bytecode_era(item: dict) -> str | None:

@@ -82,3 +82,22 @@ def test_python3_evidence_keeps_true_division_when_the_same_error_happens(lab, t
     result = _check(lab, root, only=("conv.forward_raw",))
     assert _passed(result) == set()
     assert result.semantics["python"] == "3" and "f-string" in result.semantics["reason"]
+
+
+def test_python3_code_keeping_cs231ns_future_print_function_keeps_true_division(lab, tmp_path):
+    """`from __future__ import print_function` alone is no evidence of Python 2: Python 3 students of
+    2018-2020 kept the line, and classic division would make their `1 / (2 * n)` zero."""
+    root = tmp_path / "exp"
+    (root / "stu_upload").mkdir(parents=True)
+    for source in (CORRECT / "stu_upload").glob("*.py"):
+        text = source.read_text()
+        if source.name == "layers_3.py":
+            text = "from __future__ import print_function\n" + text.replace(
+                "loss = np.sum(np.square(input_layer - content_layer)) / (2.0 * input_layer.size)",
+                "scale = 1 / (2 * input_layer.size)\n        loss = np.sum(np.square(input_layer - content_layer)) * scale")
+            assert "scale = 1 / (2 * input_layer.size)" in text
+        (root / "stu_upload" / source.name).write_text(text)
+    result = _check(lab, root, only=("content_loss.forward",))
+    assert _passed(result) == {"content_loss.forward"}
+    assert result.semantics["python"] == "3" and result.semantics["division"] == "true"
+    assert "no evidence of Python 2" in result.semantics["reason"]

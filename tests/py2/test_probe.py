@@ -28,7 +28,7 @@ def decide(files: dict, mode: str = "auto", bytecode=()) -> dict:
     ({"layers_2.py": PY2}, "2.7", "layers_2.py line 2 is Python 2 syntax (a print statement)"),
     ({"layers_2.py": PY3}, "3", "layers_2.py line 2 is Python 3 only (an f-string)"),
     ({"layers_2.py": BOTH}, "3", "nothing in the submission is Python 2 only"),
-    ({"a.py": b"from __future__ import print_function\nx = 1 / 2\n"}, "2.7", "from __future__"),
+    ({"a.py": b"from __future__ import print_function\nx = 1 / 2\n"}, "3", "no evidence of Python 2"),
     ({"a.py": b"try:\n    pass\nexcept ValueError, e:\n    pass\n"}, "2.7", "except X, e"),
     ({"a.py": b"x = 0777\n"}, "2.7", "octal"),
     ({"a.py": b"if True:\n        x = 1\n\ty = 2\n"}, "2.7", "tabs and spaces"),
