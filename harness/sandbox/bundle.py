@@ -22,7 +22,7 @@ LENGTH_DIGITS = 16
 
 _STUB = """\
 import builtins, json, os, sys, types
-def _boot(request_fd, reply_fd):
+def _boot(request_fd, reply_fd, step_fd):
     def read_exact(size):
         data = b""
         while len(data) < size:
@@ -40,14 +40,14 @@ def _boot(request_fd, reply_fd):
         module.__builtins__ = private_builtins
         exec(compile(source, "<sandbox " + name + ">", "exec"), module.__dict__)
         modules[name] = module
-    modules["child"].main(modules, request_fd, reply_fd)
-_boot({request_fd}, {reply_fd})
+    modules["child"].main(modules, request_fd, reply_fd, step_fd)
+_boot({request_fd}, {reply_fd}, {step_fd})
 """
 
 
-def stub(request_fd: int, reply_fd: int) -> str:
+def stub(request_fd: int, reply_fd: int, step_fd: int) -> str:
     """The -c program: fd numbers only, nothing secret (argv is visible to every process)."""
-    return _STUB.format(digits=LENGTH_DIGITS, request_fd=request_fd, reply_fd=reply_fd)
+    return _STUB.format(digits=LENGTH_DIGITS, request_fd=request_fd, reply_fd=reply_fd, step_fd=step_fd)
 
 
 def payload(sys_path: list[str]) -> bytes:

@@ -3,10 +3,18 @@
     /usr, /bin, /lib*, /etc/ld.so.cache      read-only (the C library, shared libraries)
     the Python installation                   read-only: sys.prefix, base_prefix, site-packages
     the readable files                        read-only, each bound alone (weights, images)
-    the scratch directory                     read-write, the only writable host directory
+    the submission's copy                     read-only, at <session>/seed (scratch.py)
+    the scratch directory                     a private tmpfs of bounded size at the scratch root's path:
+                                              the child copies the seed into it as it starts
     /tmp                                      a private tmpfs of bounded size
     /proc, /dev                               the PID namespace's own procfs, bwrap's minimal /dev
+                                              (remounted read-only: no files in /dev/shm)
     /                                         remounted read-only once everything is in place
+
+No host directory is writable: what the child writes lives in the two tmpfs
+mounts, whose sizes the kernel enforces (a write past them fails with ENOSPC,
+however deep the directories). The parent reads their use with fstatvfs
+(session.py), which no directory layout can hide from.
 
 Every path keeps its host name, so tracebacks and the audit hook's messages
 name the files the student knows. Protected paths (the harness and reference
@@ -31,9 +39,13 @@ CPU_INFO = "/sys/devices/system/cpu"          # what glibc and BLAS read to coun
 TMP_BYTES = 64 << 20
 
 
-def command(plan: Plan, python_argv: list[str], *, scratch_root: Path, work_dir: Path, python_roots: list[str],
-            readable: list[Path], protected: list[Path], seccomp_fd: int | None, uid: int | None) -> list[str]:
-    """The whole command: bwrap's options, then (as root) setpriv, then the interpreter's argv."""
+def command(plan: Plan, python_argv: list[str], *, scratch_root: Path, seed_dir: Path, scratch_size: int,
+            python_roots: list[str], readable: list[Path], protected: list[Path], seccomp_fd: int | None,
+            uid: int | None) -> list[str]:
+    """The whole command: bwrap's options, then (as root) setpriv, then the interpreter's argv.
+
+    ``scratch_root`` (the host copy of the submission) is bound read-only at ``seed_dir``, and a tmpfs of
+    ``scratch_size`` bytes is mounted at ``scratch_root`` itself, the child's working place."""
     args = [plan.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session"]
     if plan.privileged:
@@ -49,7 +61,8 @@ def command(plan: Plan, python_argv: list[str], *, scratch_root: Path, work_dir:
     for path in SYSTEM_FILES:
         args += ["--ro-bind-try", path, path]
     args += _parents(Path(CPU_INFO), made) + ["--ro-bind-try", CPU_INFO, CPU_INFO]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+             "--perms", "01777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     made.update(("/proc", "/dev", "/tmp"))
     bound = [Path("/usr")]
     for root in _outermost([Path(path) for path in python_roots]):
@@ -66,8 +79,12 @@ def command(plan: Plan, python_argv: list[str], *, scratch_root: Path, work_dir:
                         and not any(_inside(parent, hidden) for hidden in covered)}
             made.update(existing)
             args += _parents(path, made) + ["--ro-bind", str(path), str(path)]
-    args += _parents(scratch_root, made) + ["--bind", str(scratch_root), str(scratch_root)]
-    args += ["--remount-ro", "/", "--chdir", str(work_dir)]
+    for path in covered:                # the covering tmpfs mounts hold nothing writable (no size of their own)
+        args += ["--remount-ro", str(path)] if path.is_dir() else []
+    args += _parents(seed_dir, made) + ["--ro-bind", str(scratch_root), str(seed_dir)]
+    args += _parents(scratch_root, made) + ["--perms", "01777", "--size", str(scratch_size), "--tmpfs",
+                                            str(scratch_root)]
+    args += ["--remount-ro", "/", "--chdir", str(scratch_root)]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     if plan.privileged:

@@ -3,9 +3,16 @@
 It runs inside the sandboxed interpreter, built from the sources the parent
 sends (see bundle.py). Two threads:
 
-    main    reads requests, forwards progress and refusals, writes replies;
+    main    reads requests, forwards refusals, writes replies;
             only it holds the nonce and the policy's records
     worker  runs the program interpreter, which runs the submission's code
+
+The worker names each step it starts ("calling ConvolutionalLayer.forward")
+on a pipe of its own, the step pipe: one write, no waiting for the main
+thread, and the parent still has the name when the step ends the process at
+once (os._exit at import, a crash in native code). The step pipe carries
+labels for messages only; whatever is on it is untrusted text to the parent,
+like everything else that comes from the child.
 
 Submission code runs in the worker (and in threads it starts), so frame
 walking never reaches the main thread's frames, and the audit hook refuses the
@@ -22,20 +29,22 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 import threading
 from _thread import _count as running_threads, allocate_lock, get_ident
-from os import _exit
+from os import _exit, write as _write
 from time import monotonic, perf_counter, sleep
 
 from numpy import ndarray
 
 POLL_SECONDS = 0.05
 FORWARD_WAIT_SECONDS = 1.0
-_JOB, _RESULT, _STEP, _STEPS, _SENT = range(5)   # slots of the list the two threads share
+MAX_STEP_CHARS = 300
+_JOB, _RESULT = range(2)                        # slots of the list the two threads share
 
 
-def main(modules: dict, request_fd: int, reply_fd: int) -> None:
+def main(modules: dict, request_fd: int, reply_fd: int, step_fd: int) -> None:
     started = perf_counter()
     channel = modules["channel"]
     reader = channel.FrameReader(request_fd, None, channel.MAX_META_BYTES, (channel.HELLO,))
@@ -44,11 +53,12 @@ def main(modules: dict, request_fd: int, reply_fd: int) -> None:
     send = _sender(channel, reply_fd, reader.nonce)
 
     notes = _prepare(config)
-    shared = [None, None, None, 0, 0]
+    shared = [None, None]
     job_ready, wake = allocate_lock(), allocate_lock()
     job_ready.acquire()
     wake.acquire()
-    run = _build_interpreter(modules, config, shared, wake)
+    os.set_blocking(step_fd, False)
+    run = _build_interpreter(modules, config, step_fd)
     threading.Thread(target=_worker, args=(shared, job_ready, wake, run), name="sandbox-worker", daemon=True).start()
     compat_used = modules["compat"].used
     layers, limit_notes = modules["rlimits"].apply(config["limits"])
@@ -66,16 +76,10 @@ def main(modules: dict, request_fd: int, reply_fd: int) -> None:
         except channel.ChannelClosed:
             _exit(0)
         request_id = frame.request_id
-        steps_seen = shared[_STEPS] if type(shared[_STEPS]) is int else None
         shared[_JOB], shared[_RESULT] = (frame.meta.get("program"), frame.arrays, frame.meta.get("fresh") is not False), None
         _signal(job_ready)
         while shared[_RESULT] is None:
             wake.acquire(True, POLL_SECONDS)
-            steps = shared[_STEPS]
-            if type(steps) is int and steps != steps_seen:       # the worker's slots are untrusted data
-                steps_seen = steps
-                send(channel.NOTICE, request_id, {"step": _plain(shared[_STEP])})
-                shared[_SENT] = steps
             _forward_refusals(policy, refusals, send, channel.NOTICE, request_id)
             if running_threads() > max_threads + 1:     # + the worker
                 _end_for_threads(policy, refusals, send, channel, request_id, max_threads)
@@ -96,7 +100,9 @@ def _sender(channel, reply_fd: int, nonce: bytes):
 
 
 def _prepare(config: dict) -> list[str]:
-    """Working directory, sys.path and the imports done before the policy is in force."""
+    """The scratch copy, working directory, sys.path and the imports done before the policy is in force."""
+    if config.get("seed_dir"):
+        _copy_seed(config["seed_dir"], config["scratch_root"])
     sys.path.insert(0, config["scratch_root"])
     os.chdir(config["package_dir"])
     notes = []
@@ -108,7 +114,17 @@ def _prepare(config: dict) -> list[str]:
     return notes
 
 
-def _build_interpreter(modules: dict, config: dict, shared: list, wake):
+def _copy_seed(seed: str, root: str) -> None:
+    """Copy the read-only submission copy into the (empty, size-capped) scratch tmpfs, keeping the tree."""
+    for directory, subdirectories, files in os.walk(seed):
+        relative = os.path.relpath(directory, seed)
+        target = root if relative == "." else os.path.join(root, relative)
+        os.makedirs(target, exist_ok=True)
+        for name in files:
+            shutil.copyfile(os.path.join(directory, name), os.path.join(target, name), follow_symlinks=False)
+
+
+def _build_interpreter(modules: dict, config: dict, step_fd: int):
     """The worker's side. Nothing built here can reach the nonce or the policy."""
     compat, hints, failure = modules["compat"], modules["hints"], modules["failure"]
     limits, package_dir = config["limits"], config["package_dir"]
@@ -125,14 +141,13 @@ def _build_interpreter(modules: dict, config: dict, shared: list, wake):
         return failure.describe(exc, doing, package_dir, hint=hint, callee=callee)
 
     def progress(doing: str) -> None:
-        shared[_STEP] = doing
-        shared[_STEPS] += 1
-        _signal(wake)
-        # wait (briefly) until the main thread has sent the step: a step that ends the process at once
-        # (os._exit at import) must still be named in the report
-        deadline = monotonic() + FORWARD_WAIT_SECONDS
-        while shared[_SENT] != shared[_STEPS] and monotonic() < deadline:
-            sleep(0.0002)
+        # written before the step runs, so a step that ends the process at once is still named; a full
+        # pipe (the parent behind) drops the label rather than wait
+        text = str(doing)[:MAX_STEP_CHARS].replace("\n", " ")
+        try:
+            _write(step_fd, text.encode("utf-8", "replace") + b"\n")
+        except OSError:
+            pass
 
     interpreter = modules["interpreter"].Interpreter(submission, describe_failure, modules["values"].to_wire,
                                                       progress, modules["policy"].SandboxViolation)

@@ -14,6 +14,11 @@ root (it needs no user namespace then, and can reach an interpreter under
 Otherwise bwrap makes an unprivileged user namespace in which the child keeps
 the grader's own user id, without capabilities. Either way the child is an
 unprivileged user of the host.
+
+In modes bwrap and fallback each sandbox also gets a cgroup of its own where
+the host allows (cgroup.py: memory, processes and a CPU quota for the whole
+tree, enforced by the kernel); where it does not, the plan's notes say what is
+missing, and the watch of the tree through /proc is what remains.
 """
 from __future__ import annotations
 
@@ -62,18 +67,27 @@ class Plan:
     setpriv: str | None = None
     seccomp: bool = False
     notes: list[str] = field(default_factory=list)
+    cgroup: object = None                   # a usable cgroup.Host, or None
 
     @property
     def layers(self) -> list[str]:
+        group = ["cgroup"] if self.cgroup is not None else []
         if not self.bwrap:
-            return []
+            return group
         user = ["dedicated-uid", "setpriv"] if self.privileged else ["user-namespace"]
-        return BWRAP_LAYERS + user + (["seccomp"] if self.seccomp else [])
+        return BWRAP_LAYERS + user + (["seccomp"] if self.seccomp else []) + group
+
+    @property
+    def hostile(self) -> bool:
+        """Whether the code run may be a determined attacker's (every mode but the kit's "process")."""
+        return self.mode != "process"
 
     def record(self) -> dict:
         """What a result says about it (SubmissionResult.sandbox["isolation"])."""
+        in_force = "bubblewrap" + (" + seccomp" if self.seccomp else "") if self.bwrap else "process"
         return {"mode": self.mode, "tool": "bubblewrap" if self.bwrap else None, "version": self.version,
-                "in_force": "bubblewrap" + (" + seccomp" if self.seccomp else "") if self.bwrap else "process",
+                "in_force": in_force + (" + cgroup" if self.cgroup is not None else ""),
+                "cgroup": self.cgroup.describe() if self.cgroup is not None else None,
                 "layers": self.layers, "notes": list(self.notes)}
 
 
@@ -87,11 +101,30 @@ def plan(mode: str) -> Plan:
     problems = [problem for problem in (found.bwrap_problem, found.seccomp_problem) if problem]
     if mode == "bwrap" and problems:
         raise IsolationUnavailable(f"submissions run under bubblewrap with a seccomp filter, but {problems[0]}")
+    host = cgroup_host()
+    group, group_notes = (host, []) if host.usable else (None, [_no_cgroup_note(host)])
     if found.bwrap_problem:
         return Plan(mode, notes=[f"no bubblewrap: {found.bwrap_problem}; the child is a plain process (rlimits, "
-                                 "audit hook), which is not a boundary against a determined submission", _NPROC_NOTE])
+                                 "audit hook), which is not a boundary against a determined submission",
+                                 _NPROC_NOTE] + group_notes, cgroup=group)
     notes = [f"no seccomp filter: {found.seccomp_problem}"] if found.seccomp_problem else []
-    return Plan(mode, found.bwrap, found.version, found.privileged, found.setpriv, not found.seccomp_problem, notes)
+    return Plan(mode, found.bwrap, found.version, found.privileged, found.setpriv, not found.seccomp_problem,
+                notes + group_notes, cgroup=group)
+
+
+def cgroup_host():
+    """cgroup.probe(), unless $HARNESS_NO_CGROUP is set (to run as a machine without cgroups would)."""
+    from . import cgroup
+    if os.environ.get("HARNESS_NO_CGROUP"):
+        return cgroup.Host(problem="switched off with HARNESS_NO_CGROUP")
+    return cgroup.probe()
+
+
+def _no_cgroup_note(host) -> str:
+    return (f"{host.describe()}; missing then: a kernel-enforced memory limit that also counts tmpfs files and "
+            "shared memory, a CPU quota for the whole tree, and a kill by cgroup membership; what remains is the "
+            "parent's watch of the tree through /proc (resident memory, CPU time), the size-capped tmpfs "
+            "directories and per-process rlimits")
 
 
 @functools.cache

@@ -19,6 +19,13 @@ Refused with EPERM (the child sees an ordinary PermissionError):
                             swapon/off, reboot, quotactl, name_to_handle_at, open_by_handle_at,
                             fanotify_init, personality
     devices                 mknod and mknodat (device nodes and fifos)
+    hidden memory           memfd_create, memfd_secret, SysV shared memory (shmget, shmat), message
+                            queues (msgget, mq_open) and semaphores (semget): pages or kernel buffers that
+                            count in no process's resident memory, which RLIMIT_AS does not bound either
+                            (a memfd written with write() held 3 GB beside a 37 MB tree); pipes are bounded
+                            by the kernel per user, files by the size of the tmpfs they are in
+    sockets                 socket, socketpair: the sandbox has no network (its own namespace), and a
+                            socket's buffers are kernel memory outside every limit above
     fair measurement        sched_setaffinity (the parent pins the tree); setting a SIGCHLD action
                             (an ignored SIGCHLD reaps children without charging their CPU time to
                             the tree, which the parent reads from /proc)
@@ -41,6 +48,8 @@ REFUSED = (
     "syslog", "acct", "swapon", "swapoff", "reboot", "quotactl", "name_to_handle_at", "open_by_handle_at",
     "fanotify_init", "personality",
     "mknod", "mknodat",
+    "memfd_create", "memfd_secret", "shmget", "shmat", "msgget", "mq_open", "semget",
+    "socket", "socketpair",
     "sched_setaffinity",
 )
 CLONE_NAMESPACE_FLAGS = {"CLONE_NEWNS": 0x00020000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
