@@ -208,8 +208,9 @@ def float_vector(value, method: str, argument: int, type_name: str, copy: bool =
     ``copy=False`` the float64 values (maybe the caller's own array: use them at once, before the
     caller can change them; round them to float32 as the vector would).
 
-    SWIG takes any Python sequence whose items are Python floats (numpy.float64
-    is one) or ints and refuses everything else with
+    SWIG (built as the course's scripts build it: ``swig -c++ -python``, no
+    ``-castmode``) takes any Python sequence whose items are Python floats
+    (numpy.float64 is one) or ints and refuses everything else with
     "in method 'CnmlNet_loadParams', argument 3 of type 'vector< float >'":
     a float32 array (numpy.float32 items are not floats), a 2-D array (its
     items are rows), a scalar, a generator. Values beyond float32's range are
