@@ -64,15 +64,18 @@ class LocalExecutor:
         try:
             self._workers = [self._start_worker() for _ in range(min(self.jobs, len(pending)))]
             while pending or any(worker.task is not None for worker in self._workers):
-                for worker in self._workers:
-                    if worker.task is None and pending:
-                        worker.give(pending.popleft(), self.watchdog_seconds)
-                        started(worker.task)
-                yield from self._collect()
+                self._feed(pending, started)
+                yield from self._collect(pending, started)
         finally:
             self.close()
 
-    def _collect(self) -> Iterator[tuple[Task, dict]]:
+    def _feed(self, pending: deque, started: Callable[[Task], None]) -> None:
+        for worker in self._workers:
+            if worker.task is None and pending:
+                worker.give(pending.popleft(), self.watchdog_seconds)
+                started(worker.task)
+
+    def _collect(self, pending: deque, started: Callable[[Task], None]) -> Iterator[tuple[Task, dict]]:
         busy = [worker for worker in self._workers if worker.task is not None]
         ready = wait([worker.connection for worker in busy] + [worker.process.sentinel for worker in busy],
                      timeout=POLL_SECONDS)
@@ -87,6 +90,7 @@ class LocalExecutor:
                     outcome = None
                 if outcome is not None:
                     worker.task = None
+                    self._feed(pending, started)        # the worker's next submission before this one is stored
                     yield task, outcome
                     continue
             if worker.process.sentinel in ready or not worker.process.is_alive():

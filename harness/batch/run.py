@@ -73,6 +73,7 @@ def grade_batch(root: Path, out: Path, lab: str, *, mode: str = "new", jobs: int
     with Store(paths.store) as store:
         _check_store(store, spec, mode, paths)
         outcome = BatchOutcome(spec.lab, paths)
+        _compare_options(store, settings, mode, outcome)
         tasks, outcome.kept = _plan(entries, spec, store, mode)
         outcome.not_graded = [(entry.id, "not_graded", entry.reason) for entry in entries if entry.status == "skipped"]
         store.set_not_graded(outcome.not_graded)
@@ -98,6 +99,20 @@ def _check_store(store: Store, spec: LabSpec, mode: str, paths: BatchPaths) -> N
         raise HarnessError(f"{paths.out} already holds a graded batch ({paths.store.name}): use --resume to grade "
                            "only what is missing or changed, --regrade to grade everything again, or another --out")
     store.set_meta("lab", spec.lab)
+
+
+def _compare_options(store: Store, settings: Settings, mode: str, outcome: BatchOutcome) -> None:
+    """Remember the grading options; a resumed run with other options says so (its kept results used the old)."""
+    import json
+    options = json.dumps({"weights": settings.weights, "image": settings.image, "compat": settings.compat,
+                          "limits": settings.limits, "python": settings.python, "isolation": settings.isolation,
+                          "only": list(settings.only or ())}, sort_keys=True)
+    before = store.meta("options")
+    if mode == "resume" and before is not None and before != options:
+        outcome.notes.append(f"the options differ from the stored results' ({before}); the results kept were graded "
+                             "with those: --regrade grades everything with these")
+    if mode != "resume" or before is None:
+        store.set_meta("options", options)
 
 
 def _plan(entries, spec: LabSpec, store: Store, mode: str) -> tuple[list[Task], list[str]]:
