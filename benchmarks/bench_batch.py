@@ -17,9 +17,9 @@
    PSS of the whole tree, of the harness's processes (coordinator and workers) and of the sandbox children
    (the students' code), sampled every 0.2 s. Goal: < 2.5 GB for --jobs 2.
 
-The machine's load average is recorded before and after each run, and the CPU seconds the batch's whole
-process tree used (every worker, sandbox and probe): ``cores_used`` = CPU seconds / wall seconds says how
-much of the machine the batch got; on a shared machine it bounds the throughput ratio.
+The machine's load average is recorded before and after each run, and how busy the machine's CPUs were
+during it (``machine_busy``, from /proc/stat, every process counted): near 1.0 with --jobs 2 means the
+batch and whatever else ran used both cores, so the others' share is what the ratio lacks.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -148,7 +147,7 @@ def replicate(root: Path, lab: str, count: int) -> Path:
 
 def run_batch(root: Path, out: Path, lab: str, jobs: int, only=None) -> dict:
     load_before = os.getloadavg()
-    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = _cpu_ticks()
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", GRADE, json.dumps({"root": str(root), "out": str(out), "lab": lab,
                                                                         "jobs": jobs, "only": list(only or ())})],
@@ -158,8 +157,7 @@ def run_batch(root: Path, out: Path, lab: str, jobs: int, only=None) -> dict:
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
     sampler.stop()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_seconds = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
+    idle, total = (after - before for after, before in zip(_cpu_ticks(), cpu_before))
     if process.returncode != 0:
         raise SystemExit(f"the batch failed ({process.returncode}): {stderr[-2000:]}")
     records = stored_rows(out)
@@ -177,11 +175,17 @@ def run_batch(root: Path, out: Path, lab: str, jobs: int, only=None) -> dict:
             "submission_seconds_mean": round(statistics.mean(in_submission), 3) if in_submission else None,
             "batch_overhead_per_submission": round(seconds * jobs / count - statistics.mean(in_submission), 3)
             if in_submission else None,
-            "cpu_seconds_per_submission": round(cpu_seconds / count, 3),
-            "cores_used": round(cpu_seconds / seconds, 2),
+            "machine_busy": round(1 - idle / total, 3) if total else None,
             "statuses": statuses, "peak_pss_bytes": sampler.peak["all"], "peak_pss_harness_bytes": sampler.peak["harness"],
             "peak_pss_sandbox_bytes": sampler.peak["sandbox"], "load_average_before": load_before,
             "load_average_after": os.getloadavg()}
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(idle, total) CPU ticks of the whole machine since boot (/proc/stat's first line)."""
+    with open("/proc/stat") as stat:
+        values = [int(value) for value in stat.readline().split()[1:]]
+    return values[3] + values[4], sum(values)
 
 
 def stored_rows(out: Path) -> list[dict]:
