@@ -126,8 +126,11 @@ def _describe(values: dict, staging: Path, prefix: str) -> dict | None:
 
 
 def values_key(spec: LabSpec, context: LabContext, harness_version: str) -> str:
-    """What the shared values depend on: the spec, the resources and the harness."""
-    parts = [spec.source_sha256, harness_version, _file_key(context.weights_path), _file_key(context.image_path),
+    """What the shared values depend on: the spec, its cases' seeds (a hidden case's mixes in the grader's
+    secret), the resources and the harness."""
+    seeds = hashlib.sha256(repr([(check.id, case.name, case.seed) for check in spec.checks
+                                 for case in check.cases]).encode()).hexdigest()
+    parts = [spec.source_sha256, seeds, harness_version, _file_key(context.weights_path), _file_key(context.image_path),
              _file_key(context.content_image_path), _file_key(context.style_image_path)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
