@@ -23,10 +23,7 @@ into 0.
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,19 +50,6 @@ FLOAT_WHERE_INT = (
     "'numpy.float64' object cannot be interpreted as an integer",
     "'numpy.float32' object cannot be interpreted as an integer",
 )
-
-# The probe sets its own limits before it reads a byte, then runs py2probe.py as __main__.
-_BOOT = """\
-import resource, sys
-sys.path[:0] = {path!r}
-for limit, value in ((resource.RLIMIT_AS, {address_space}), (resource.RLIMIT_CPU, {cpu}), (resource.RLIMIT_CORE, 0),
-                     (resource.RLIMIT_FSIZE, 64 << 20)):
-    try:
-        resource.setrlimit(limit, (value, value))
-    except (ValueError, OSError):
-        pass
-"""
-
 
 @dataclass
 class Era:
@@ -182,30 +166,19 @@ def _head(path: Path) -> str:
 
 def _probe(mode: str, files: dict[str, bytes], bytecode: list[dict]) -> tuple[dict | None, str]:
     """py2probe's answer, from a subprocess bounded in time, memory and CPU; (None, why) when it failed."""
-    request = json.dumps({"mode": mode, "files": {path: raw.decode("latin-1") for path, raw in files.items()},
-                          "bytecode": bytecode}).encode()
-    program = (_BOOT.format(path=_translator_path(), address_space=PROBE_ADDRESS_SPACE, cpu=int(PROBE_SECONDS) + 1)
-               + f"exec(compile({_probe_source()!r}, 'py2probe.py', 'exec'), {{'__name__': '__main__'}})\n")
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "XDG_CACHE_HOME", "LANG") if name in os.environ}
-    try:
-        completed = subprocess.run([sys.executable, "-I", "-S", "-c", program], input=request, capture_output=True,
-                                   timeout=PROBE_SECONDS, env=env, cwd="/")
-    except subprocess.TimeoutExpired:
-        return None, f"reading them took more than {PROBE_SECONDS:g} s"
-    except OSError as error:
-        return None, f"the probe could not start: {error}"
-    if completed.returncode != 0:
-        last = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        return None, f"the probe ended with status {completed.returncode}: {last[0][:200]}"
-    try:
-        answer = json.loads(completed.stdout)
-    except ValueError:
-        return None, "the probe's answer was not readable"
-    return (answer, "") if isinstance(answer, dict) and answer.get("python") in ("2.7", "3") else (None, "no answer")
+    from . import bounded
+    request = {"mode": mode, "files": {path: raw.decode("latin-1") for path, raw in files.items()},
+               "bytecode": bytecode}
+    limits = bounded.Bounds(address_space=PROBE_ADDRESS_SPACE, cpu_seconds=int(PROBE_SECONDS) + 1,
+                            wall_seconds=PROBE_SECONDS)
+    answer, failure = bounded.run("py2probe.py", request, limits, translator_path())
+    if answer is None:
+        return None, ("reading them " + failure[3:]) if failure.startswith("it ") else failure
+    return (answer, "") if answer.get("python") in ("2.7", "3") else (None, "no answer")
 
 
-def _translator_path() -> list[str]:
-    """Where fissix and appdirs are installed: the probe runs without site (-S), which saves its start-up."""
+def translator_path() -> list[str]:
+    """Where fissix and appdirs are installed: the probes run without site (-S), which saves their start-up."""
     import importlib.util
     found = []
     for name in ("fissix", "appdirs"):
@@ -217,15 +190,6 @@ def _translator_path() -> list[str]:
             location = Path(spec.origin).parent
             found.append(str(location.parent if spec.submodule_search_locations else location))
     return list(dict.fromkeys(found))
-
-
-def _probe_source() -> str:
-    """py2probe.py's text, also when the harness runs from a zip (a student kit's check.pyz)."""
-    import pkgutil
-    data = pkgutil.get_data(__package__ or "harness", "py2probe.py")
-    if data is None:
-        raise FileNotFoundError("harness/py2probe.py")
-    return data.decode("utf-8")
 
 
 def _first_line(text: str) -> str:
