@@ -21,13 +21,24 @@ What this cannot see: code built at run time (exec, getattr with computed
 names, metaclasses). Such a submission is judged by what its source says,
 and the timing itself still decides the speedup verdict.
 
+The grader never parses a submission itself: ``session_reports`` runs this
+file as a program (``main``) in a subprocess bounded in memory, CPU and wall
+time (harness.bounded), once per submission for every speedup check of the
+lab, on the files the sandbox copied (no file the sandbox refused, e.g. one
+over source_file_bytes, is read); its time is charged to the check's budget,
+and a reader that fails or runs out of time is an error of the check
+(``LintFailed``), never a pass.
+
 This module imports only the standard library; fissix (the maintained
 lib2to3 fork) is imported when a Python 2 source needs translating first.
 """
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MAX_DEPTH = 12                       # helper calls followed from the judged method
@@ -60,9 +71,117 @@ class PathReport:
         return self.loop_depth >= 2
 
 
+class LintFailed(Exception):
+    """The source reader gave no answer (too slow, too much memory, a crash); the message says why."""
+
+    def __init__(self, message: str, timed_out: bool = False, for_this_check: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
+        self.for_this_check = for_this_check    # cut short by what was left of a budget: another check may retry
+
+
+LINT_SECONDS = 30.0
+LINT_ADDRESS_SPACE = 1 << 30
+MAX_LINT_BYTES = 32 << 20              # the .py files read, in all (each is within source_file_bytes already)
+_MEMO_KEY = "looplint"
+
+
+def session_reports(session, targets: list[tuple[str, str, dict]], memo: dict | None) -> dict:
+    """{(file, class, method): PathReport} for every target (file, class, {role: method}) of the lab's
+    speedup checks, from one bounded run of this file over the files the sandbox copied. Cached in ``memo``
+    (the run's memo: once per submission); the seconds it took are charged to the session's open budgets,
+    and it gets no more than what is left of them. Raises LintFailed; {} for a session without a scratch
+    copy (trusted in-process code)."""
+    if memo is not None and _MEMO_KEY in memo:
+        cached = memo[_MEMO_KEY]
+        if isinstance(cached, LintFailed):
+            raise cached
+        return cached
+    scratch = getattr(session, "scratch", None)
+    if scratch is None:
+        open_ = getattr(session, "open", None)
+        if callable(open_):
+            open_()
+            scratch = getattr(session, "scratch", None)
+    if scratch is None:
+        return {}
+    try:
+        reports = _run_bounded(session, scratch, targets)
+    except LintFailed as failure:
+        if memo is not None and not failure.for_this_check:
+            memo[_MEMO_KEY] = failure
+        raise
+    if memo is not None:
+        memo[_MEMO_KEY] = reports
+    return reports
+
+
+def _run_bounded(session, scratch, targets) -> dict:
+    from . import bounded, era
+    copied = sorted(path.relative_to(scratch.package_dir).as_posix() for path in scratch.sources
+                    if path.parent == scratch.package_dir)
+    sizes = sum(path.stat().st_size for path in scratch.sources if path.is_file())
+    if sizes > MAX_LINT_BYTES:
+        raise LintFailed(f"the submission's Python files hold {sizes >> 20} MB, more than the {MAX_LINT_BYTES >> 20} "
+                         "MB the source reader takes")
+    time_left = getattr(session, "time_left", lambda: float("inf"))()
+    seconds = min(LINT_SECONDS, time_left)
+    if seconds <= 0:
+        raise LintFailed("the check's time budget was spent before its source could be read", True, True)
+    request = {"package_dir": str(scratch.package_dir), "files": copied,
+               "targets": [[file, class_name, methods] for file, class_name, methods in targets]}
+    limits = bounded.Bounds(address_space=LINT_ADDRESS_SPACE, cpu_seconds=int(seconds) + 1, wall_seconds=seconds)
+    started = time.perf_counter()
+    try:
+        answer, failure = bounded.run("looplint.py", request, limits, era.translator_path())
+    finally:
+        spend = getattr(session, "spend", None)
+        if callable(spend):
+            spend(time.perf_counter() - started)
+    if answer is None or not isinstance(answer.get("reports"), list):
+        timed_out = failure.startswith("it took more than") or "CPU time" in failure
+        raise LintFailed(f"the harness's reader of the raw and speedup paths' source gave no answer: "
+                         f"{failure or 'no reports'} (a file too large or too deeply nested to parse in that "
+                         "time; the speedup cannot be judged without reading it)", timed_out,
+                         timed_out and seconds < LINT_SECONDS)
+    reports = {}
+    for item in answer["reports"]:
+        report = _report_from(item.get("report", {}))
+        reports[(item.get("file"), item.get("class"), report.method)] = report
+    return reports
+
+
+def _report_from(data: dict) -> PathReport:
+    known = {name: data[name] for name in PathReport.__dataclass_fields__ if name in data}
+    report = PathReport(**known)
+    report.called_names = set(report.called_names or ())
+    report.reaches = set(report.reaches or ())
+    return report
+
+
+def main() -> None:
+    """The bounded program: {"package_dir", "files", "targets": [[file, class, {role: method}]]} on stdin,
+    {"reports": [{"file", "class", "report": PathReport as a dict}]} on stdout. One index for all targets:
+    every file is parsed once, and node ids are comparable across reports (calls_method)."""
+    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    index = _Index(Path(request["package_dir"]), allowed=set(request["files"]))
+    reports = []
+    for file_name, class_name, methods in request["targets"]:
+        for method in dict.fromkeys(methods.values()):
+            report = _analyse(index, file_name, class_name, method)
+            data = asdict(report)
+            data["called_names"], data["reaches"] = sorted(report.called_names), sorted(report.reaches)
+            reports.append({"file": file_name, "class": class_name, "report": data})
+    sys.stdout.write(json.dumps({"reports": reports}))
+
+
 def analyse(package_dir: Path, module_file: str, class_name: str, method: str) -> PathReport:
-    """The PathReport of ``class_name.method`` as defined (or imported) in ``module_file`` of the package."""
-    index = _Index(Path(package_dir))
+    """The PathReport of ``class_name.method`` as defined (or imported) in ``module_file`` of the package.
+    Parses in this process: for trusted code and tests; submissions go through ``session_reports``."""
+    return _analyse(_Index(Path(package_dir)), module_file, class_name, method)
+
+
+def _analyse(index: "_Index", module_file: str, class_name: str, method: str) -> PathReport:
     report = PathReport(method)
     module = index.module(module_file)
     if module is None:
@@ -135,10 +254,14 @@ class _Function:
 class _Index:
     """The submission's parsed modules, by file name, read on demand."""
 
-    def __init__(self, package_dir: Path):
+    def __init__(self, package_dir: Path, allowed: set[str] | None = None):
         self.package_dir = package_dir
+        self.allowed = allowed                  # the files that may be read (None: any in the package)
         self.modules: dict[str, _Module | None] = {}
         self.problems: dict[str, str] = {}
+
+    def exists(self, name: str) -> bool:
+        return (self.allowed is None or name in self.allowed) and (self.package_dir / name).is_file()
 
     def problem(self, name: str) -> str:
         return self.problems.get(name, f"{name} was not found")
@@ -148,6 +271,9 @@ class _Index:
             return self.modules[name]
         self.modules[name] = None
         path = self.package_dir / name
+        if self.allowed is not None and name not in self.allowed:
+            self.problems[name] = f"{name} was not found among the files the sandbox copied"
+            return None
         try:
             text = path.read_bytes().decode("utf-8", errors="replace")
         except OSError as error:
@@ -168,7 +294,7 @@ class _Index:
         if source is None:
             return None, None
         file_name, name = source
-        return self.module(file_name) if (self.package_dir / file_name).is_file() else None, name
+        return self.module(file_name) if self.exists(file_name) else None, name
 
     def find_class(self, module: _Module, name: str, depth: int = 0) -> tuple[_Module, ast.ClassDef] | None:
         if name in module.classes:
@@ -499,3 +625,7 @@ def _subscript_uses(node: ast.AST, names) -> bool:
 
 def _names_in(node: ast.AST) -> set:
     return {inner.id for inner in ast.walk(node) if isinstance(inner, ast.Name)}
+
+
+if __name__ == "__main__":
+    main()

@@ -120,7 +120,7 @@ class Speedup(Kind):
     # --- measuring ----------------------------------------------------------------------------------
     def execute(self, session, check, case, arrays, ctx):
         options = self.options(check)
-        static = _static_facts(session, check)
+        static = _static_facts(session, check, ctx)
         run = _Run(session, check, case, arrays, self.layer_kind(check), options, ctx)
         run.setup()
         run.student("speedup", 1)                           # warm-up
@@ -399,15 +399,24 @@ def _median(values: list[float]) -> float:
 
 # --- what the source says -------------------------------------------------------------------------------
 
-def _static_facts(session, check: CheckSpec) -> dict:
-    """looplint's reports of the raw and speedup methods, read from the submission's files in the parent."""
+def _static_facts(session, check: CheckSpec, ctx) -> dict:
+    """looplint's reports of the raw and speedup methods: read once per submission for every speedup check, from
+    the files the sandbox copied, in a bounded subprocess whose time the check's budget pays; a reader that
+    gives no answer makes the check an error (ChildFailure), never a pass."""
     from .. import looplint
-    config = getattr(session, "config", None)
-    package_dir = getattr(config, "submission_dir", None)
-    if package_dir is None:
+    from ..sandbox.reply import Reply
+    lab = getattr(getattr(ctx, "lab", None), "spec", None)
+    checks = [other for other in getattr(lab, "checks", ()) if other.kind == check.kind] or [check]
+    targets = [(other.target.file, other.target.class_name, dict(other.target.methods)) for other in checks]
+    try:
+        reports = looplint.session_reports(session, targets, getattr(ctx, "memo", None))
+    except looplint.LintFailed as failure:
+        reply = Reply("timeout" if failure.timed_out else "error", detail=str(failure))
+        raise ChildFailure(reply, "reading the raw and speedup paths' source") from None
+    if not reports:
         return {}
-    return {role: looplint.analyse(package_dir, check.target.file, check.target.class_name, check.target.methods[role])
-            for role in ("raw", "speedup")}
+    target = check.target
+    return {role: reports[(target.file, target.class_name, target.methods[role])] for role in ("raw", "speedup")}
 
 
 def _settled_by_source(check: CheckSpec, static: dict) -> str:
