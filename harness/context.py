@@ -55,6 +55,9 @@ class LabContext:
                 described[key.removesuffix("_path")] = str(value)
         if self.dlp is not None:
             described["dlp"] = self.dlp.describe()
+        if any(not case.public for check in self.spec.checks for case in check.cases):
+            from .secret import source
+            described["hidden_case_seeds"] = f"salted with {source() or 'no secret'}"
         return described
 
     def protected_paths(self) -> list[Path]:

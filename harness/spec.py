@@ -373,12 +373,17 @@ def _check(raw: dict, key_path: tuple, default_dtype: str, default_timeout: floa
 def _case(raw: dict, check_id: str, index: int, dtype: str) -> Case:
     params = {k: v for k, v in raw.items() if k not in ("name", "seed", "dtype", "public")}
     name = raw.get("name", f"case{index}")
+    public = bool(raw.get("public", False))
+    seed = raw.get("seed", stable_seed(check_id, name))
+    if not public:                  # hidden inputs: unpredictable without the grader's secret (harness.secret)
+        from .secret import hidden_seed
+        seed = hidden_seed(check_id, name, str(seed))
     return Case(
         name=name,
-        seed=raw.get("seed", stable_seed(check_id, name)),
+        seed=seed,
         params=params,
         dtype=raw.get("dtype", dtype),
-        public=bool(raw.get("public", False)),
+        public=public,
     )
 
 
