@@ -15,14 +15,19 @@ Containment, outermost first (``Reply.layers`` lists those in force; the result'
 ``sandbox["isolation"]`` says which isolation ran, see isolation.py):
 
     bubblewrap          a fresh root with read-only binds of the interpreter and the libraries, the
-                        scratch copy of the submission and the readable files, nothing else of the
-                        host; private /tmp, own /proc and minimal /dev; no network; own pid, ipc and
-                        uts namespaces; a new session; killed with the grader (bwrap.py)
+                        copy of the submission and the readable files, nothing else of the host and
+                        no host directory writable: the scratch directory and /tmp are size-capped
+                        tmpfs mounts, /dev is read-only; own /proc; no network; own pid, ipc and uts
+                        namespaces; a new session; killed with the grader (bwrap.py)
     unprivileged user   a host user id of its own when the grader is root (uids.py), else the
                         grader's id in a user namespace; no capabilities, no_new_privs
-    seccomp             mount, ptrace, namespaces, mknod, bpf, keyctl and the like refused (seccomp.py)
-    process tree        resident memory and CPU of the whole tree watched, every process killed
-                        at timeout and at session end, CPU time read for the whole tree (tree.py)
+    seccomp             mount, ptrace, namespaces, mknod, bpf, keyctl, memfd, SysV and POSIX IPC,
+                        sockets and the like refused (seccomp.py)
+    cgroup              where the host allows: the tree's memory (tmpfs and shared memory included),
+                        processes and CPU rate bounded by the kernel, killed by membership (cgroup.py)
+    process tree        stopped (SIGSTOP) between requests; while one runs, scratch use, resident
+                        memory and CPU of the whole tree watched; every process killed at timeout
+                        and at session end; CPU time read for the whole tree (tree.py)
     budgets             requests share a check's and a submission's wall-clock budget (Session.budget)
     environment         scrubbed; python -I -S -B; the child's code arrives over a pipe
     rlimits             address space, CPU, open files, file size, core dumps, processes

@@ -126,7 +126,7 @@ def own_hierarchies(membership: list[tuple[str, str]], mounts) -> list[Hierarchy
         relative = os.path.relpath(path, root)
         if relative == ".." or relative.startswith("../"):   # our cgroup is outside what is mounted
             continue
-        found.append(Hierarchy(version, frozenset(names), Path(mount_point, relative).resolve()))
+        found.append(Hierarchy(version, frozenset(names), Path(os.path.normpath(os.path.join(mount_point, relative)))))
     return found
 
 

@@ -439,7 +439,10 @@ class _Child:
         return self._cpu_at_pause
 
     def resume(self) -> float | None:
-        """SIGCONT what ``pause`` stopped; returns the tree's CPU seconds (as read when it stopped, if it did)."""
+        """SIGCONT what ``pause`` stopped; returns the tree's CPU seconds (as read when it stopped, if it did).
+        The step label starts afresh: what is on the pipe now belongs to the last request."""
+        self.drain_steps()
+        self._step = None
         stopped, self._stopped = self._stopped, []
         for pid in stopped:
             _signal(pid, signal.SIGCONT)
