@@ -4,6 +4,8 @@ child process measured in the same run (interleaved, so a loaded machine weighs 
     start-up   spawn to READY: bwrap and setpriv (or nothing), the interpreter, numpy's import, the
                bootstrap, rlimits and the audit hook (Session.summary()["startup_seconds"])
     request    one import-and-call request to a running child, parent's /proc reads of the tree included
+               (and, under bubblewrap, stopping the tree after the request and continuing it before)
+    step       one more step of a program (a call): what a statement-heavy check pays per statement
 
     python benchmarks/bench_sandbox_startup.py                       # JSON on stdout
     python benchmarks/bench_sandbox_startup.py --rounds 30 --json benchmarks/results/sandbox_startup.json
@@ -28,9 +30,12 @@ from harness.sandbox import SandboxConfig, Session  # noqa: E402
 
 PROGRAM = {"steps": [{"import": "m", "as": "m"}, {"call": "m.f", "args": [{"ref": "x"}], "as": "y"}],
            "outputs": ["y"]}
+MANY_STEPS = 200
+LONG_PROGRAM = {"steps": PROGRAM["steps"] + PROGRAM["steps"][1:] * MANY_STEPS, "outputs": ["y"]}
 
 
-def measure(package: Path, isolation: str, requests: int) -> tuple[float, list[float]]:
+def measure(package: Path, isolation: str, requests: int) -> tuple[float, list[float], float]:
+    """(start-up seconds, seconds of each small request, seconds per extra step)."""
     with Session(SandboxConfig(submission_dir=package, isolation=isolation)) as session:
         first = session.run(PROGRAM, {"x": np.ones(4)})
         assert first.ok, (first.status, first.detail, first.stderr)
@@ -39,7 +44,10 @@ def measure(package: Path, isolation: str, requests: int) -> tuple[float, list[f
             started = time.perf_counter()
             session.run(PROGRAM, {"x": np.ones(4)})
             times.append(time.perf_counter() - started)
-        return session.summary()["startup_seconds"][0], times
+        started = time.perf_counter()
+        session.run(LONG_PROGRAM, {"x": np.ones(4)})
+        per_step = (time.perf_counter() - started - statistics.median(times)) / MANY_STEPS
+        return session.summary()["startup_seconds"][0], times, per_step
 
 
 def main() -> None:
@@ -53,15 +61,18 @@ def main() -> None:
     (package / "m.py").write_text("def f(x):\n    return 2 * x\n")
     startup: dict[str, list[float]] = {"bwrap": [], "process": []}
     request: dict[str, list[float]] = {"bwrap": [], "process": []}
+    step: dict[str, list[float]] = {"bwrap": [], "process": []}
     for _ in range(args.rounds):
         for isolation in startup:
-            seconds, times = measure(package, isolation, args.requests)
+            seconds, times, per_step = measure(package, isolation, args.requests)
             startup[isolation].append(seconds)
             request[isolation] += times
+            step[isolation].append(per_step)
     figures = {
         isolation: {"startup_median_s": round(statistics.median(startup[isolation]), 4),
                     "startup_min_s": round(min(startup[isolation]), 4),
-                    "request_median_s": round(statistics.median(request[isolation]), 5)}
+                    "request_median_s": round(statistics.median(request[isolation]), 5),
+                    "step_median_s": round(statistics.median(step[isolation]), 6)}
         for isolation in startup}
     figures["ratio_bwrap_to_process"] = {
         "startup_median": round(figures["bwrap"]["startup_median_s"] / figures["process"]["startup_median_s"], 3),

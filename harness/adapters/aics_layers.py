@@ -765,7 +765,9 @@ class AdamUpdate(AicsKind):
     default_methods = {"update": "update"}
     constructor = ("lr", "diff_shape")
     uses_init_param = False
-    case_properties = {"shape": shape_schema(1, 4), "lr": NUMBER, "steps": {"type": "integer", "minimum": 1, "maximum": 20}}
+    # grad_decades: the gradients' scales are drawn from 10 ** [low, high] (default [-3, 1])
+    case_properties = {"shape": shape_schema(1, 4), "lr": NUMBER, "steps": {"type": "integer", "minimum": 1, "maximum": 20},
+                       "grad_decades": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2}}
     required_case_keys = ("shape", "steps")
     outputs = (OutputSpec("params"),)
 
@@ -776,9 +778,11 @@ class AdamUpdate(AicsKind):
         rng = gen.rng_for(case.seed)
         shape, steps = case.params["shape"], case.params["steps"]
         arrays = {"x0": gen.normal(rng, shape, case.dtype)}
+        low, high = case.params.get("grad_decades", (-3, 1))
         for step in range(steps):
-            # Gradients of changing size and sign, so a missing bias correction or a wrong step count shows.
-            arrays[f"grad{step}"] = gen.normal(rng, shape, case.dtype, scale=10.0 ** rng.uniform(-3, 1))
+            # Gradients of changing size and sign, so a missing bias correction or a wrong step count shows;
+            # tiny ones (a case's grad_decades) make eps's place in 3.17 show whatever the seed.
+            arrays[f"grad{step}"] = gen.normal(rng, shape, case.dtype, scale=10.0 ** rng.uniform(low, high))
         return arrays
 
     def calls(self, check, case, program, plan=NO_PLAN):
