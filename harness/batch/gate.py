@@ -87,8 +87,9 @@ class BatchGate(LockFileGate):
                 pass
 
     def _workers(self) -> list[int]:
-        """The registered workers still alive, without this process."""
-        found = []
+        """The registered workers still alive, without this process and its ancestors: moving an ancestor's
+        tree would move the measuring process and the sandbox it times off the measuring CPU too."""
+        found, own_line = [], _ancestors(os.getpid())
         try:
             entries = list(self.directory.glob("*.worker"))
         except OSError:
@@ -99,9 +100,22 @@ class BatchGate(LockFileGate):
                 recorded = entry.read_text()
             except (ValueError, OSError):
                 continue
-            if pid != os.getpid() and recorded and _start_time(pid) == recorded:
+            if pid not in own_line and recorded and _start_time(pid) == recorded:
                 found.append(pid)
         return found
+
+
+def _ancestors(pid: int) -> set[int]:
+    """``pid`` and the processes above it, from /proc/PID/stat's parent field."""
+    line = set()
+    while pid > 1 and pid not in line:
+        line.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                pid = int(stat.read().decode("ascii", "replace").rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return line
 
 
 def _start_time(pid: int) -> str | None:

@@ -149,8 +149,7 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
         settings.gate_token = settings.gate_token or os.urandom(6).hex()
         executor = DaskExecutor(jobs, settings, scheduler)
     elif executor_name == "local":
-        settings.gate = BatchGate(paths.work / "gate")
-        settings.gate.register()                      # the coordinator too keeps off the measuring CPU
+        settings.gate = BatchGate(paths.work / "gate")    # the workers register (the coordinator is their parent)
         executor = LocalExecutor(jobs, settings, lambda task: _watchdog_seconds(spec, settings))
     else:
         raise HarnessError(f"unknown executor {executor_name!r} (local or dask)")
@@ -168,8 +167,6 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
                 if on_record is not None:
                     on_record(record)
     finally:
-        if settings.gate is not None:
-            settings.gate.unregister()
         if settings.gate_token:                       # the Dask workers' registry on this machine
             import shutil
             shutil.rmtree(BatchGate.for_host(settings.gate_token).directory, ignore_errors=True)

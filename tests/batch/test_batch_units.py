@@ -146,6 +146,19 @@ def test_the_gate_keeps_other_workers_off_the_measuring_cpu_while_it_measures(tm
         other.wait()
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_the_gate_never_moves_the_measuring_process_through_a_registered_ancestor(tmp_path):
+    """A registered coordinator is the parent of every worker: moving its tree would take the measuring
+    worker and the sandbox it times off the measuring CPU (found by a red team: everything ran on one CPU)."""
+    from harness.batch.gate import _start_time
+    gate = BatchGate(tmp_path / "gate")
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / f"{os.getppid()}.worker").write_text(_start_time(os.getppid()))
+    assert gate._workers() == []
+    with gate.measuring() as cpu:
+        assert cpu in os.sched_getaffinity(0)
+
+
 def test_the_gate_never_moves_a_process_that_reused_a_dead_workers_id(tmp_path):
     gate = BatchGate(tmp_path / "gate")
     (tmp_path / "gate").mkdir()
