@@ -31,8 +31,13 @@ DIR_FD = """
 def _through_dir_fd(directory, entry, flags):
     def attack():
         _switch_off_the_audit_hook()
+        # the directory may exist, empty, in the sandbox (a .venv inside the checkout is bound there):
+        # its descriptor is closed, or the leak, once per import, would cost the honest code its files
         directory_fd = _os.open(directory, _os.O_RDONLY | _os.O_DIRECTORY)
-        _os.close(_os.open(entry, flags, dir_fd=directory_fd))
+        try:
+            _os.close(_os.open(entry, flags, dir_fd=directory_fd))
+        finally:
+            _os.close(directory_fd)
         return True
     return attack
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
-from harness.sandbox import policy
+from harness.sandbox import launch, policy
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def layout(tmp_path):
     (protected / "conv.py").write_text("secret = 1\n")
     (protected / "image.png").write_bytes(b"png")
     settings = {"scratch_root": str(scratch), "sources": [str(source)], "readable": [str(protected / "image.png")],
-                "protected": [str(protected)], "python_roots": [sys.prefix], "max_files": 3, "max_threads": 4}
+                "protected": [str(protected)], "python_roots": launch.python_roots(), "max_files": 3, "max_threads": 4}
     return settings, scratch, protected
 
 
