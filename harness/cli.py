@@ -11,19 +11,22 @@ Exit status of `check`: 0 when every (selected) check passed, 1 when a check did
 harness itself could not run (bad arguments, a broken spec, an unreadable file); the message is one
 line, with the traceback only under --debug (accepted before or after the command). `grade` exits 0
 once every submission is graded (the grades, good or bad, are in the reports) and 2 when it could not
-grade. Every option's help states its default.
+grade. Ctrl-C exits 130 (`grade` keeps every finished submission: rerun with --resume). Every option's
+help states its default.
 """
 from __future__ import annotations
 
 import argparse
 import platform
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__, api
 from .errors import HarnessError
 
 EXIT_OK, EXIT_FAILED_CHECKS, EXIT_HARNESS_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130                  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except HarnessError as error:
-        if args.debug:
-            raise
+        if args.debug:                  # the traceback, and still the documented status
+            traceback.print_exc()
         print(f"harness: error: {error}", file=sys.stderr)
         return EXIT_HARNESS_ERROR
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
-        return EXIT_HARNESS_ERROR
+        return EXIT_INTERRUPTED
     except BrokenPipeError:             # `harness check ... | head`: the reader left, nothing to report
         sys.stdout = None
         return EXIT_OK

@@ -44,9 +44,11 @@ NEEDS_LAB_FILES = ("dlp.",)          # kinds that run the course's own runtime f
 PROPERTY_EXAMPLES = 8
 SUPPORTED_PYTHON = "3.9"
 # Modules of the harness a kit never carries: the instructor's command line and library, the kit
-# builder, spec YAML parsing, mutation testing against reference.aics, and batch grading.
+# builder, spec YAML parsing, mutation testing against reference.aics, batch grading, and the DLP
+# runner (harness.dlp.network builds the exp 2-2 and 3-2 networks as the course's solutions do; no
+# kit holds a DLP check, NEEDS_LAB_FILES).
 INSTRUCTOR_ONLY = ("cli.py", "api.py", "kit.py", "yamlpos.py", "mutation.py", "__main__.py", "batch", "schemas",
-                   "_specs")
+                   "_specs", "dlp")
 ENGINE_DATA = ("*.j2",)
 # Pure-Python libraries the engine imports where they are needed, carried when installed here (with their
 # licences): fissix (PSF licence) translates Python 2.7-era code, appdirs (MIT) is fissix's one dependency.

@@ -80,15 +80,23 @@ def grade_batch(root: Path, out: Path, lab: str, *, mode: str = "new", jobs: int
         run = store.start_run(mode, jobs, executor, __version__)
         _write_kept_files(store, outcome.kept, paths)
         if tasks:
-            _grade(tasks, spec, store, run, outcome, paths, jobs, executor, scheduler, settings, progress_mode,
-                   progress_stream or sys.stderr, on_record)
-        ids = {entry.id for entry in entries}
-        outcome.records = [record for record in store.records() if record.id in ids]
+            try:
+                _grade(tasks, spec, store, run, outcome, paths, jobs, executor, scheduler, settings, progress_mode,
+                       progress_stream or sys.stderr, on_record)
+            except KeyboardInterrupt:      # the class files show what finished, until --resume grades the rest
+                write_batch_files(_entries_records(store, entries), outcome.not_graded, spec, paths)
+                raise
+        outcome.records = _entries_records(store, entries)
         outcome.changes = store.changes(run)
         write_batch_files(outcome.records, outcome.not_graded, spec, paths)
         store.finish_run(run)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _entries_records(store: Store, entries) -> list[Record]:
+    ids = {entry.id for entry in entries}
+    return [record for record in store.records() if record.id in ids]
 
 
 def _check_store(store: Store, spec: LabSpec, mode: str, paths: BatchPaths) -> None:

@@ -105,3 +105,25 @@ def test_regrade_grades_everything_and_reports_whose_score_changed(tmp_path):
     assert changes == {"张三": (100.0, 101.0), "李四": (70.0, 71.0)}
     from harness.batch.summary import format_batch
     assert "score changed: 李四: 70 -> 71" in format_batch(outcome)
+
+
+def test_ctrl_c_writes_the_class_files_of_what_finished_and_resume_completes_them(tmp_path, capsys):
+    from harness import cli
+    root, out = build_class(tmp_path / "class", ["张三", "李四", "Bob"]), tmp_path / "out"
+    real_record = Store.record
+
+    def interrupt_after_the_first(self, record):       # Ctrl-C arrives once the first submission is stored
+        real_record(self, record)
+        raise KeyboardInterrupt
+
+    Store.record = interrupt_after_the_first
+    try:
+        code = cli.main(["grade", str(root), "--lab", LAB, "--out", str(out), "--progress", "off"])
+    finally:
+        Store.record = real_record
+    assert code == 130 and capsys.readouterr().err.endswith("harness: interrupted\n")
+    rows = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2                                  # the header and the one finished submission
+    assert cli.main(["grade", str(root), "--lab", LAB, "--out", str(out), "--resume", "--progress", "off"]) == 0
+    rows = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 4

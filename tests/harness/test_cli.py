@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 
 from harness import cli
-from harness.errors import HarnessError, SpecError
 from harness.results import STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,16 +204,27 @@ def test_spec_that_is_not_utf8(capsys, tmp_path):
     assert_one_line_error(err, f"{path}:{line}: ", "UTF-8")
 
 
-def test_debug_shows_the_exception(capsys):
-    with pytest.raises(SpecError, match="aics-exp9-9"):
-        cli.main(["--debug", "check", str(EXP2_CORRECT), "--lab", "aics-exp9-9"])
+def test_debug_shows_the_exception_and_keeps_the_exit_status(capsys):
+    code = cli.main(["--debug", "check", str(EXP2_CORRECT), "--lab", "aics-exp9-9"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback (most recent call last)" in err and "SpecError" in err and "aics-exp9-9" in err
+    assert err.rstrip().splitlines()[-1].startswith("harness: error: ")
 
 
-def test_debug_shows_the_exception_of_a_bad_spec(tmp_path):
+def test_debug_shows_the_exception_of_a_bad_spec(tmp_path, capsys):
     path, _ = _spec_copy(tmp_path, "    points: 20\n", "    points: twenty\n")
-    with pytest.raises(HarnessError) as raised:
-        cli.main(["--debug", "check", str(EXP2_CORRECT), "--lab", str(path)])
-    assert raised.value.__traceback__ is not None
+    assert cli.main(["--debug", "check", str(EXP2_CORRECT), "--lab", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "twenty" in err
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli.api, "check", interrupted)
+    assert cli.main(["check", str(EXP2_CORRECT), "--lab", "aics-exp2-1"]) == 130
+    assert capsys.readouterr().err == "harness: interrupted\n"
 
 
 # Corrupt resources of aics-exp3-1. --only vgg19.pool5 also runs conv.forward and pool.forward (its
@@ -365,11 +375,11 @@ def test_version(capsys):
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_debug_in_any_position(where):
+def test_debug_in_any_position(where, capsys):
     argv = ["check", str(EXP2_CORRECT), "--lab", "aics-exp9-9"]
     argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
-    with pytest.raises(SpecError, match="aics-exp9-9"):
-        cli.main(argv)
+    assert cli.main(argv) == 2
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
 
 
 def _parsers():

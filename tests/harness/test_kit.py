@@ -98,6 +98,8 @@ def test_kit_is_one_archive_and_a_readme(kit21):
     assert not [name for name in names if Path(name).name in COURSE_FILES]
     for instructor_only in ("harness/cli.py", "harness/api.py", "harness/kit.py", "harness/mutation.py"):
         assert instructor_only not in names
+    # harness.dlp.network builds the exp 2-2 and 3-2 networks as the course's solutions do
+    assert not [name for name in names if name.startswith("harness/dlp/")]
 
 
 @functools.lru_cache(maxsize=None)          # both kits carry the same engine: scan each source once
