@@ -92,7 +92,8 @@ def grade(directory: str | Path, out: str | Path, *, lab: str | None = None, wei
     from .batch.task import Settings
     directory, out = Path(directory), Path(out)
     if not directory.is_dir():
-        raise HarnessError(f"{directory}: not a directory")
+        from .submission import not_a_folder
+        raise HarnessError(f"{directory}: {not_a_folder(directory)}")
     if resume and regrade:
         raise HarnessError("--resume and --regrade exclude each other: --resume keeps what is graded, "
                            "--regrade grades everything again")

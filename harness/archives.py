@@ -37,6 +37,7 @@ STREAM_FACTOR = 2                # a tar may decompress to this many times MAX_U
 UNPACK_BOUNDS = bounded.Bounds(address_space=1 << 30, cpu_seconds=60, wall_seconds=120.0,
                                file_size=MAX_UNPACKED_BYTES + (1 << 20))
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+READABLE = ", ".join((".zip",) + TAR_SUFFIXES)
 OTHER_ARCHIVES = (".rar", ".7z", ".gz", ".bz2", ".xz", ".zipx")
 _HEAD_BYTES = 1 << 20            # compressed bytes read to find the first tar header (one bzip2 block)
 
@@ -122,6 +123,6 @@ def unreadable_reason(path: Path) -> str:
     if name.endswith(TAR_SUFFIXES):
         return "not a readable tar archive (damaged or truncated)"
     if name.endswith(OTHER_ARCHIVES):
-        return (f"a {name[name.rindex('.'):]} archive: the harness reads .zip, .tar, .tar.gz and .tgz; "
+        return (f"a {name[name.rindex('.'):]} archive: the harness reads {READABLE}; "
                 "unpack it, or ask for one of those")
-    return "not a folder or an archive (.zip, .tar, .tar.gz, .tgz)"
+    return f"not a folder or an archive ({READABLE})"

@@ -10,6 +10,7 @@ key: ``specs/aics-exp3-3.yaml:42: checks[3].cases[0]: 'stride' is required``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
 import re
@@ -182,8 +183,10 @@ def spec_path(lab_or_path: str, specs_dir: Path | None = None) -> Path:
     directory = specs_dir or SPECS_DIR
     path = directory / f"{lab_or_path}.yaml"
     if not path.is_file():
-        known = ", ".join(available_labs(directory)) or "none"
-        raise SpecError(f"unknown lab {lab_or_path!r} (labs in {directory}: {known})")
+        labs = available_labs(directory)
+        close = difflib.get_close_matches(lab_or_path, labs, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SpecError(f"unknown lab {lab_or_path!r} ({hint}labs in {directory}: {', '.join(labs) or 'none'})")
     return path
 
 
@@ -287,7 +290,9 @@ def plain_schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed), key=str)   # YAML keys may be null, numbers ...
-        return f"unknown key {unknown[0]!r} (allowed: {', '.join(allowed) or 'none'})"
+        close = difflib.get_close_matches(str(unknown[0]), allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key {unknown[0]!r} ({hint}allowed: {', '.join(allowed) or 'none'})"
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     if error.validator == "enum":
@@ -370,8 +375,11 @@ def _check(raw: dict, key_path: tuple, default_dtype: str, default_timeout: floa
     )
 
 
+CASE_KEYS = ("name", "seed", "dtype", "public")      # every kind's cases; the rest are the kind's own
+
+
 def _case(raw: dict, check_id: str, index: int, dtype: str) -> Case:
-    params = {k: v for k, v in raw.items() if k not in ("name", "seed", "dtype", "public")}
+    params = {k: v for k, v in raw.items() if k not in CASE_KEYS}
     name = raw.get("name", f"case{index}")
     public = bool(raw.get("public", False))
     seed = raw.get("seed", stable_seed(check_id, name))

@@ -186,8 +186,15 @@ def discover_entries(root: Path) -> list[Entry]:
     """Every entry of the class folder ``root``, in name order, each with its status and reason."""
     root = Path(root)
     if not root.is_dir():
-        raise HarnessError(f"{root}: not a directory")
+        raise HarnessError(f"{root}: {not_a_folder(root)}")
     return [_classify(Path(entry.path)) for entry in sorted(os.scandir(root), key=lambda entry: entry.name)]
+
+
+def not_a_folder(path: Path) -> str:
+    """Why ``path``, which is not a directory, cannot be a class folder."""
+    if not path.exists():
+        return "no such file or directory"
+    return "not a directory (grade takes the class folder: one folder or archive per student)"
 
 
 def _classify(path: Path) -> Entry:

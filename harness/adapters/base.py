@@ -102,7 +102,10 @@ class Kind:
                 raise KindConfigError(f"unknown output {name!r} (outputs of {self.name}: {', '.join(known_outputs)})",
                                       ("outputs", index))
         _validate_object(check.options, self.options_properties, (), ("options",))
+        from ..spec import CASE_KEYS
         properties, required = self.case_schema(check)
+        # the keys every case has (checked by the lab schema) are named too when a typo is reported
+        properties = {**{key: {} for key in CASE_KEYS}, **properties}
         for index, case in enumerate(check.cases):
             _validate_object(case.params, properties, required, ("cases", index))
             self.validate_case(check, case, ("cases", index))

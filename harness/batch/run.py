@@ -70,6 +70,9 @@ def grade_batch(root: Path, out: Path, lab: str, *, mode: str = "new", jobs: int
         select_checks(spec, list(settings.only))                # an unknown check id too
     paths = BatchPaths(Path(out))
     entries = discover_entries(Path(root))
+    if not entries:
+        raise HarnessError(f"{root}: empty, nothing to grade (a class folder holds one folder or archive per "
+                           f"student)")
     with Store(paths.store) as store:
         _check_store(store, spec, mode, paths)
         outcome = BatchOutcome(spec.lab, paths)

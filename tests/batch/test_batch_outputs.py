@@ -31,7 +31,7 @@ def test_every_entry_is_graded_or_listed_with_its_reason(graded):
     assert [item.name for item in batch] == sorted(EXPECTED)             # id order, whatever finished first
     outcome = batch.outcomes[0]
     assert {entry_id: reason for entry_id, _, reason in outcome.not_graded} == {
-        "README.txt": "not a folder or an archive (.zip, .tar, .tar.gz, .tgz)", "empty": "an empty folder"}
+        "README.txt": "not a folder or an archive (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2, .tar.xz, .txz)", "empty": "an empty folder"}
     # on_result came once per submission, after its result.json was written
     assert sorted(name for name, _ in graded["seen"]) == sorted(EXPECTED) and all(ok for _, ok in graded["seen"])
 

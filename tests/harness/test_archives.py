@@ -183,7 +183,7 @@ def test_size_and_member_limits_hold_whatever_the_headers_claim(tmp_path, monkey
 @pytest.mark.parametrize("name, data, words", [
     ("damaged.zip", b"PK\x03\x04 not really", "not a readable .zip file"),
     ("damaged.tar.gz", b"\x1f\x8b garbage", "not a readable tar archive"),
-    ("upload.rar", b"Rar!\x1a\x07\x00", "a .rar archive: the harness reads .zip, .tar, .tar.gz and .tgz"),
+    ("upload.rar", b"Rar!\x1a\x07\x00", "a .rar archive: the harness reads .zip, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2, .tar.xz, .txz"),
     ("layers_1.py", b"x = 1\n", "not a folder or an archive"),
 ])
 def test_unreadable_archives_and_stray_files_say_why(tmp_path, spec, name, data, words):

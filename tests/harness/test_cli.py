@@ -475,3 +475,20 @@ def test_progress_is_a_live_line_on_a_terminal():
     seconds = [float(frame.split()[-2]) for frame in frames]
     assert seconds == sorted(seconds) and seconds[-1] >= TICK_SECONDS * 3
     assert text.endswith("\r\x1b[2K") and "\n" not in text
+
+
+def test_a_misspelled_lab_or_spec_key_gets_a_suggestion(capsys, tmp_path):
+    assert cli.main(["check", str(EXP2_CORRECT), "--lab", "aics-exp21"]) == 2
+    assert "did you mean 'aics-exp2-1'?" in capsys.readouterr().err
+    path, _ = _spec_copy(tmp_path, "public: true", "pubic: true")
+    assert cli.main(["check", str(EXP2_CORRECT), "--lab", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'pubic' (did you mean 'public'?" in err and "seed" in err
+
+
+def test_grade_names_a_missing_or_empty_class_folder(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["grade", str(tmp_path / "missing"), "--lab", "aics-exp2-1", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"harness: error: {tmp_path / 'missing'}: no such file or directory\n"
+    assert cli.main(["grade", str(tmp_path / "empty"), "--lab", "aics-exp2-1", "--out", str(tmp_path / "o")]) == 2
+    assert "empty, nothing to grade" in capsys.readouterr().err
