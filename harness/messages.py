@@ -16,8 +16,15 @@ _STATUS_WORDS = {
 }
 
 
-def describe_failure(reply, doing: str) -> str:
-    """One paragraph: what happened, where in the student's code, and a hint when there is one."""
+WITHHELD = ("(the exception's text is withheld on a hidden case: code can put the case's inputs in it; "
+            "the public cases show the same code path with the text)")
+
+
+def describe_failure(reply, doing: str, reveal: bool = True) -> str:
+    """One paragraph: what happened, where in the student's code, and a hint when there is one.
+
+    ``reveal=False`` (a hidden case): the exception's type, file, line and source line, never its text,
+    which the submission writes and could fill with the hidden inputs it was given."""
     error = reply.error
     parts = []
     where = f"{doing} ({reply.step})" if getattr(reply, "step", None) and reply.step not in doing else doing
@@ -31,10 +38,11 @@ def describe_failure(reply, doing: str) -> str:
     if error is not None:
         where = f"{error.file}, line {error.line}: " if error.file and error.line else ""
         step = error.step or doing
-        parts.append(f"{where}{error.exc_type}: {error.message} (while {step})")
+        parts.append(f"{where}{error.exc_type}: {error.message if reveal else WITHHELD} (while {step})")
         if error.source_line:
             parts.append(f"    {error.source_line.strip()}")
-        suggestion = _course_attribute_hint(error) or _did_you_mean(error)
+        # a close match names one of the student's attributes, which code can name after its inputs
+        suggestion = _course_attribute_hint(error) or (_did_you_mean(error) if reveal else "")
         if suggestion:
             parts.append(suggestion)
         if error.hint:

@@ -260,7 +260,7 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
         execution = kind.execute(session, check, case, arrays, run_context)
     except ChildFailure as failure:
         outcome.status = "timeout" if failure.reply.status == "timeout" else "error"
-        outcome.message = describe_failure(failure.reply, failure.doing)
+        outcome.message = describe_failure(failure.reply, failure.doing, reveal=case.public)
         return outcome
     # An exception in the comparison is the harness's fault: it reaches _run_or_skip, which makes it this
     # check's error with the traceback (the submission's values are plain data, so it is never the student's).
