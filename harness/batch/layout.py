@@ -9,10 +9,14 @@
 
 A submission's id is its entry name in full (Unicode, spaces and case kept). Its folder is the id made
 safe for every file system a report folder may be copied to (no separators, control or reserved
-characters, no leading dot, at most 60 characters) plus a short hash of the exact id, so `alice smith`
-and `alice_smith`, `Bob` and `bob` (on a case-insensitive disk), or two long Chinese names with the
-same first 60 characters never share a folder. Folders are recorded in the store and never reused
-for another id.
+characters, no leading dot, at most 60 characters and 120 bytes of UTF-8, also once decomposed as macOS
+stores names) plus a short hash of the exact id, so `alice smith` and `alice_smith`, `Bob` and `bob` (on a
+case-insensitive disk), or two long Chinese names with the same first 60 characters never share a folder.
+Folders are recorded in the store and never reused for another id.
+
+File names are limited in bytes (NAME_MAX, 255 on Linux and macOS; 143 on eCryptfs): a folder name of
+at most 120 + 1 + 64 bytes leaves room for ``gradescope/<folder>.json``, and temporary files have short
+names of their own (``.<pid>-<hex>.tmp``), never the target's name with more added.
 """
 from __future__ import annotations
 
@@ -22,9 +26,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_STEM = 60
+MAX_STEM = 60                  # characters
+MAX_STEM_BYTES = 120           # UTF-8 bytes, composed (NFC) and decomposed (NFD, as macOS stores names)
 HASH_CHARS = 8
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\s]+')
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\s\ud800-\udfff]+')
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 STORE_NAME = "grades.sqlite"
 
@@ -39,14 +44,22 @@ def folder_name(submission_id: str, taken: set[str] = frozenset(), hash_chars: i
     stem = _UNSAFE.sub("_", stem).strip("._ ") or "submission"
     if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
         stem = "_" + stem
-    stem = stem[:MAX_STEM].rstrip("._ ")
-    digest = hashlib.sha256(submission_id.encode("utf-8", "surrogateescape")).hexdigest()
+    stem = _bounded(stem[:MAX_STEM]).rstrip("._ ") or "submission"
+    digest = hashlib.sha256(submission_id.encode("utf-8", "surrogatepass")).hexdigest()
     taken_folded = {name.casefold() for name in taken}
     for length in range(hash_chars, len(digest) + 1):
         name = f"{stem}-{digest[:length]}"
         if name.casefold() not in taken_folded:
             return name
     raise ValueError(f"no free folder name for {submission_id!r}")        # 64 hex digits all taken: impossible
+
+
+def _bounded(stem: str) -> str:
+    """``stem`` cut, at a character boundary, to MAX_STEM_BYTES of UTF-8 in both normal forms."""
+    while stem and max(len(stem.encode("utf-8")),
+                       len(unicodedata.normalize("NFD", stem).encode("utf-8"))) > MAX_STEM_BYTES:
+        stem = stem[:-1]
+    return stem
 
 
 @dataclass(frozen=True)
@@ -102,11 +115,15 @@ def write_atomically(path: Path, data: bytes | str) -> None:
     writing leaves the previous file, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{_token()}.tmp")
+    temporary = path.with_name(f".{_token()}.tmp")          # short: the target's name may be near NAME_MAX
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with open(temporary, "wb") as stream:
-        stream.write(payload)
-    temporary.replace(path)
+    try:
+        with open(temporary, "wb") as stream:
+            stream.write(payload)
+        temporary.replace(path)
+    except BaseException:               # a full disk, a refused name: no temporary file left behind
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _token() -> str:

@@ -172,7 +172,7 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
             for task, result in executor.run(tasks, progress.started):
                 record = _record(task, result, spec, run)
                 store.record(record)
-                write_submission_files(record, paths)
+                record = _write_files(store, record, paths)
                 outcome.graded_now.append(task.id)
                 progress.finished(task, result)
                 if on_record is not None:
@@ -277,7 +277,23 @@ def _write_kept_files(store: Store, kept: list[str], paths: BatchPaths) -> None:
             continue
         if not (paths.result_json(record.folder).is_file() and paths.gradescope(record.folder).is_file()
                 and (record.report_html is None or paths.report_html(record.folder).is_file())):
-            write_submission_files(record, paths)
+            _write_files(store, record, paths)
+        else:
+            store.set_file_problem(record.id, None)
+
+
+def _write_files(store: Store, record: Record, paths: BatchPaths) -> Record:
+    """The submission's files; one that cannot be written (a full disk, a name the file system refuses) costs
+    this submission its files, said in its row, never the run (the store keeps its result either way)."""
+    try:
+        write_submission_files(record, paths)
+    except OSError as error:
+        store.set_file_problem(record.id, f"its files could not be written in {paths.out} "
+                                          f"({error.strerror or type(error).__name__}); the result is in "
+                                          f"{paths.store.name}, and --resume writes them again")
+        return store.get(record.id) or record
+    store.set_file_problem(record.id, None)
+    return record
 
 
 def write_batch_files(records: list[Record], not_graded: list[tuple[str, str, str]], spec: LabSpec,

@@ -12,7 +12,12 @@ Tables:
     graded     the grading log: one row per grading ever done (a resumed run adds none for the
                submissions it kept); a regrade that changed a score says by how much
     entries    the entries of the last run that were not graded, with the reason
+    problems   submissions whose files (result.json, report.html, gradescope/) could not be written: why
+               (shown in the row's reason until a later run writes them)
     runs       one row per run: mode, jobs, executor, start and end
+
+Text is stored as valid UTF-8 whatever it holds: a lone surrogate (a file name that is not UTF-8, as
+``os`` hands it over) is written as a backslash escape, never a reason to lose the submission.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ CREATE TABLE IF NOT EXISTS graded (
 CREATE TABLE IF NOT EXISTS entries (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (id TEXT PRIMARY KEY, problem TEXT NOT NULL);
 """
 
 
@@ -120,6 +126,7 @@ class Store:
     def record(self, record: Record) -> Change | None:
         """Store one finished submission in one transaction; the change of score when it replaces an
         earlier grading whose score or level differs."""
+        record = _valid(record)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -146,12 +153,27 @@ class Store:
         return None
 
     def get(self, submission_id: str) -> Record | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM results WHERE id = ?", (submission_id,)).fetchone()
-        return _record(row) if row else None
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM results WHERE id = ?", (valid_text(submission_id),)).fetchone()
+        return self._with_problem(_record(row)) if row else None
 
     def records(self) -> list[Record]:
         """Every stored submission, by id."""
-        return [_record(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM results ORDER BY id")]
+        return [self._with_problem(_record(row))
+                for row in self._db.execute(f"SELECT {_COLUMNS} FROM results ORDER BY id")]
+
+    def set_file_problem(self, submission_id: str, problem: str | None) -> None:
+        """Why the submission's files could not be written (None: they were): its row's reason says so."""
+        if problem:
+            self._db.execute("INSERT OR REPLACE INTO problems (id, problem) VALUES (?, ?)",
+                             (valid_text(submission_id), valid_text(problem)))
+        else:
+            self._db.execute("DELETE FROM problems WHERE id = ?", (valid_text(submission_id),))
+
+    def _with_problem(self, record: Record) -> Record:
+        row = self._db.execute("SELECT problem FROM problems WHERE id = ?", (record.id,)).fetchone()
+        if row:
+            record.reason = f"{record.reason}; {row[0]}" if record.reason else row[0]
+        return record
 
     def folders(self) -> dict[str, str]:
         """id -> folder of every submission ever stored (a folder is never given to another id)."""
@@ -176,7 +198,8 @@ class Store:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM entries")
-            db.executemany("INSERT OR REPLACE INTO entries (id, status, reason) VALUES (?, ?, ?)", entries)
+            db.executemany("INSERT OR REPLACE INTO entries (id, status, reason) VALUES (?, ?, ?)",
+                           [tuple(valid_text(value) for value in entry) for entry in entries])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -188,6 +211,29 @@ class Store:
 
 _COLUMNS = ("id, lab, folder, content_hash, spec_sha256, status, reason, score, max_score, level, result_json, "
             "report_html, graded_at, run, wall_seconds, submission_seconds")
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: lone surrogates (undecodable bytes of a file name, as os.fsdecode gives them)
+    become backslash escapes of the bytes they stand for (``\\xd5``); anything else is kept."""
+    if not isinstance(text, str):
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape" if _escapable(text) else "surrogatepass").decode(
+            "utf-8", "backslashreplace")
+
+
+def _escapable(text: str) -> bool:
+    return all(not 0xD800 <= ord(character) <= 0xDFFF or 0xDC80 <= ord(character) <= 0xDCFF for character in text)
+
+
+def _valid(record: Record) -> Record:
+    import dataclasses
+    return dataclasses.replace(record, **{name: valid_text(getattr(record, name)) for name in
+                                          ("id", "lab", "folder", "status", "reason", "result_json", "report_html")})
 
 
 def _record(row) -> Record:
