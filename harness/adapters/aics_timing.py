@@ -26,6 +26,9 @@ timing-aware fast path). Here:
 * Measuring stops once the verdict is certain (harness.timing); under a
   ``TimingGate`` (batch grading) one measurement runs at a time, with the
   child and the measuring thread pinned to the gate's CPU (harness.timing_gate).
+  Nothing the student controls runs long under the gate: the raw path (its
+  time is only reported) runs before it is taken, and each request made while
+  it is held is cut at a multiple of what the same calls took just before.
 
 The threshold (``min_ratio``) and the figures it rests on are in the spec's
 comments (specs/aics-exp3-3.yaml) and benchmarks/bench_speedup_paths.py.
@@ -55,7 +58,8 @@ from .registry import register
 # batch of timed calls lasts about this long; max_batch_bytes bounds what a batch holds in the child.
 DEFAULT_OPTIONS = {"min_ratio": 2.0, "pairs": 9, "min_pairs": 3, "certain_factor": 1.5, "stop_spread": 0.3,
                    "target_seconds": 0.03, "max_calls": 64, "max_batch_bytes": 64 << 20, "verify": 3,
-                   "raw_measurements": 1, "min_fraction_of_reference": 0.0, "calibrate": True}
+                   "raw_measurements": 1, "min_fraction_of_reference": 0.0, "calibrate": True,
+                   "hold_floor": 5.0, "hold_factor": 50.0, "hold_max": 10.0}
 
 
 @register
@@ -82,6 +86,10 @@ class Speedup(Kind):
                              "path, for the ratio the course prints"},
         "calibrate": {"type": "boolean", "description": "time the reference's plain loop in the same run "
                       "(needs reference/); false in a student kit: the student's raw path is the loop"},
+        "hold_floor": {**NUMBER, "description": "seconds a request may always take while the timing gate is held"},
+        "hold_factor": {**NUMBER, "description": "a request under the timing gate may take this many times what "
+                        "the estimate before it predicts (or hold_floor, whichever is longer)"},
+        "hold_max": {**NUMBER, "description": "seconds a request may never exceed while the timing gate is held"},
     }
 
     def layer_kind(self, check: CheckSpec):
@@ -131,15 +139,20 @@ class Speedup(Kind):
         settled = _settled_by_source(check, static)
         stopping = (options["min_ratio"], options["min_pairs"], options["pairs"], options["certain_factor"],
                     lambda: "a timed call returned a wrong result" if run.wrong else settled, options["stop_spread"])
-        with _measuring(getattr(ctx, "timing_gate", None) or LocalGate(), session) as conditions:
+        # The student's raw path gives only the ratio the course prints (the verdict is against the reference's
+        # loop): it runs before the gate is taken, so however slow it is no other worker waits for it.
+        raw = [run.student("raw", 1) for _ in range(options["raw_measurements"])] if run.calibrated else []
+        shared_gate = getattr(ctx, "timing_gate", None)
+        with _measuring(shared_gate or LocalGate(), session) as conditions:
+            run.hold_cap = _hold_cap(estimate, run.calls, options) if shared_gate is not None else None
             if run.calibrated:
-                raw = [run.student("raw", 1) for _ in range(options["raw_measurements"])]
                 reference_fast = run.reference_fast(ctx)
                 timing = measure_until_certain(run.reference_loop, fast, *stopping)
             else:
                 reference_fast = None
                 timing = measure_until_certain(lambda index: run.student("raw", 1), fast, *stopping)
                 raw = list(timing.a)
+            run.hold_cap = None
         return Execution({"timing": timing, "raw": raw, "reference_fast": reference_fast, "calls": run.calls,
                           "static": static, "verified": run.verified, "wrong": run.wrong, **conditions}, run.replies)
 
@@ -217,6 +230,7 @@ class _Run:
         self.calls = 1
         self.replies, self.verified, self.wrong = [], 0, ""
         self.pair: tuple[int, list[dict], dict] | None = None       # (index, inputs, the plain loop's outputs)
+        self.hold_cap: float | None = None      # seconds a request may take while the timing gate is held
 
     def fresh_inputs(self) -> dict:
         return self.layer.fresh_inputs(self.stage, self.case, self.rng)
@@ -257,8 +271,12 @@ class _Run:
         return False
 
     def request(self, program: Program, arrays: dict, doing: str) -> tuple[dict, object]:
-        values, reply = run_program(self.session, program, arrays, self.check.timeout, doing,
-                                    fresh=not self.replies)
+        timeout = self.check.timeout
+        if self.hold_cap is not None and self.hold_cap < timeout:
+            timeout = self.hold_cap
+            doing += (f" while holding the timing lock, which every other worker of a batch waits for: a request "
+                      f"may take at most {self.hold_cap:.0f} s there, where a passing batch of calls takes about a second")
+        values, reply = run_program(self.session, program, arrays, timeout, doing, fresh=not self.replies)
         self.replies.append(reply)
         return values, reply
 
@@ -370,6 +388,16 @@ def _measuring(gate, session):
         finally:
             if pinned:
                 _pin(session, None)
+
+
+def _hold_cap(estimate: Measurement, calls: int, options: dict) -> float:
+    """How long one request may take under a batch's shared gate: ``hold_factor`` times what the estimate
+    predicts for a batch of ``calls`` (its forward requests included), at least ``hold_floor`` and at most
+    ``hold_max`` seconds. Honest code is far inside it (a passing batch takes about a second: the plain loops
+    take 0.04-0.16 s a call on the spec's shapes); code that stalls when timed (a sleep on the timing shapes,
+    red team 2: 600 s of another student's budget) stops its own check instead of every other worker's timing."""
+    predicted = estimate.wall / max(1, estimate.calls) * calls
+    return min(options["hold_max"], max(options["hold_floor"], options["hold_factor"] * predicted))
 
 
 def _single_threaded_blas():
