@@ -169,8 +169,9 @@ def _junk(name: str) -> bool:
 class Entry(NamedTuple):
     """One entry of a class folder.
 
-    id      the entry's name in full (Unicode, spaces and case kept), unique within the folder
-    path    the folder or archive
+    id      the entry's name in full (Unicode, spaces and case kept), unique within the folder, always valid
+            Unicode (entry_name: a name that is not UTF-8 is read as GB18030, else shown with escapes)
+    path    the folder or archive (the name as the file system has it: for file access, never for display)
     status  "gradable"; "unreadable" (an archive that cannot be unpacked: graded as an error row, with the
             reason); or "skipped" (not a submission: a stray file, an empty folder, system junk)
     reason  plain words for a status other than gradable
@@ -183,11 +184,49 @@ class Entry(NamedTuple):
 
 
 def discover_entries(root: Path) -> list[Entry]:
-    """Every entry of the class folder ``root``, in name order, each with its status and reason."""
+    """Every entry of the class folder ``root``, in id order, each with its status and reason.
+
+    Ids are unique: a name that is not UTF-8 whose reading (GB18030) another entry already has as its UTF-8
+    name is shown with escapes instead (then numbered, should even that be taken)."""
     root = Path(root)
     if not root.is_dir():
         raise HarnessError(f"{root}: {not_a_folder(root)}")
-    return [_classify(Path(entry.path)) for entry in sorted(os.scandir(root), key=lambda entry: entry.name)]
+    raw_names = sorted(entry.name for entry in os.scandir(os.fsencode(root)))
+    utf8 = {raw.decode("utf-8", "surrogateescape") for raw in raw_names if _is_utf8(raw)}
+    entries, taken = [], set(utf8)
+    for raw in raw_names:
+        path = Path(os.fsdecode(os.path.join(os.fsencode(root), raw)))
+        if _is_utf8(raw):
+            entries.append(_classify(path, raw.decode("utf-8")))
+            continue
+        name = entry_name(raw)
+        if name in taken:
+            name = raw.decode("utf-8", "backslashreplace")
+            name = next(candidate for candidate in (name, *(f"{name} ({count})" for count in range(2, len(taken) + 3)))
+                        if candidate not in taken)
+        taken.add(name)
+        entries.append(_classify(path, name))
+    return sorted(entries, key=lambda entry: entry.id)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def entry_name(raw: bytes) -> str:
+    """The name of a class folder's entry as valid Unicode: UTF-8; else GB18030 (GBK: what ``unzip`` leaves of a
+    zip made on Chinese Windows, whose names are not marked UTF-8); else the bytes that are not UTF-8 as
+    backslash escapes (``\\xd5``)."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def not_a_folder(path: Path) -> str:
@@ -197,9 +236,10 @@ def not_a_folder(path: Path) -> str:
     return "not a directory (grade takes the class folder: one folder or archive per student)"
 
 
-def _classify(path: Path) -> Entry:
-    name = path.name
-    if _junk(name) or name.startswith("."):
+def _classify(path: Path, name: str | None = None) -> Entry:
+    raw_name = path.name
+    name = raw_name if name is None else name
+    if _junk(raw_name) or raw_name.startswith("."):
         return Entry(name, path, "skipped", "system or hidden file, not a submission")
     if path.is_symlink():
         return Entry(name, path, "skipped", "a symbolic link (not followed)")
