@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from ..report import svg
+from ..report.text import parts, shorten
 from ..spec import LabSpec
 from .layout import BatchPaths, write_atomically
 from .status import CSS, LABELS
@@ -26,6 +27,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 REPORT_TEMPLATES = Path(__file__).parent.parent / "report" / "templates"
 HISTOGRAM_BINS = 10
 CHART_WIDTH = 440           # two charts side by side on the page
+SHORT_TEXT = 200            # characters of a diagnosis finding or a message in the checks table (full text: title)
 RATIO_EDGES = (0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 BAR, PASS_BAR, FAIL_BAR, THRESHOLD_BAR = "#0b5ed7", "#1e7b34", "#b02a1e", "#6c757d"
 JUDGED = ("graded", "timeout")          # statuses whose checks say something about the student's work
@@ -91,15 +93,24 @@ def check_rates(results: list[dict], spec: LabSpec) -> list[dict]:
         passed = sum(item["status"] == "pass" for item in outcomes)
         diagnoses = collections.Counter(item["diagnosis"] for item in outcomes
                                         if item["status"] != "pass" and item.get("diagnosis"))
-        messages = collections.Counter(_short(item.get("message", "")) for item in outcomes
-                                       if item["status"] not in ("pass", "skip") and item.get("message"))
+        failed = [item["message"] for item in outcomes
+                  if item["status"] not in ("pass", "skip") and item.get("message")]
+        messages = collections.Counter(_short(message) for message in failed)
         common = diagnoses.most_common(1)
+        diagnosis = common[0][0] if common else ""
+        message = ""
+        if messages and not common:           # an actual message of the most common kind, figures and all
+            kind = messages.most_common(1)[0][0]
+            message = next(message for message in failed if _short(message) == kind)
         rows.append({
             "id": check.id, "title": check.title, "points": check.points, "total": len(outcomes), "passed": passed,
             "rate": passed / len(outcomes) if outcomes else math.nan,
             "statuses": dict(collections.Counter(item["status"] for item in outcomes)),
-            "diagnosis": common[0][0] if common else "", "diagnosis_count": common[0][1] if common else 0,
-            "message": messages.most_common(1)[0][0] if messages and not common else "",
+            "diagnosis": diagnosis, "diagnosis_count": common[0][1] if common else 0,
+            "diagnosis_parts": [shorten(part, SHORT_TEXT) for part in parts(diagnosis)],
+            "diagnosis_full": "\n".join(parts(diagnosis)),
+            "message": message, "message_parts": [shorten(part, SHORT_TEXT) for part in parts(message)],
+            "message_full": "\n".join(parts(message)),
         })
     return rows
 
@@ -155,7 +166,8 @@ def _row(record: Record, paths: BatchPaths) -> dict:
 
 
 def _short(message: str) -> str:
-    """A message without its case prefix and figures, so that the same failure counts as one."""
+    """A message without its case prefix and figures, so that the same failure counts as one (a key, never
+    shown)."""
     import re
     text = re.sub(r"^(case [^:]{1,80}|counterexample): ", "", message)
     return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", text)[:160]

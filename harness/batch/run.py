@@ -142,7 +142,8 @@ def _plan(entries, spec: LabSpec, store: Store, mode: str) -> tuple[list[Task], 
         digest = content_hash(entry.path)
         stored = store.get(entry.id) if mode == "resume" else None
         if (stored is not None and stored.content_hash == digest and stored.spec_sha256 == spec.source_sha256
-                and stored.status != "harness_error"):        # a harness error is no grade: tried again
+                and stored.status != "harness_error"          # a harness error is no grade: tried again
+                and not _report_lost(stored)):                # nor is a page the report could not draw
             kept.append(entry.id)
             continue
         tasks.append(Task(entry.id, str(entry.path), spec.lab, folder, digest,
@@ -161,7 +162,7 @@ def _grade(tasks: list[Task], spec: LabSpec, store: Store, run: int, outcome: Ba
         executor = DaskExecutor(jobs, settings, scheduler)
     elif executor_name == "local":
         settings.gate = BatchGate(paths.work / "gate")    # the workers register (the coordinator is their parent)
-        executor = LocalExecutor(jobs, settings, lambda task: _watchdog_seconds(spec, settings))
+        executor = LocalExecutor(jobs, settings, lambda task: _watchdog_seconds(spec, settings), paths.probes)
     else:
         raise HarnessError(f"unknown executor {executor_name!r} (local or dask)")
     try:
@@ -238,11 +239,44 @@ def build_shared_values(lab: str, weights: str | None, image: str | None, direct
 def _record(task: Task, result: dict, spec: LabSpec, run: int) -> Record:
     if result.get("failed"):              # no worker finished it: the row is made here, every check an error
         result = _failed_result(task, result, spec)
+    page = result.get("report_html")
+    if page is None:                      # the worker's page failed: a plain one from the result, here
+        page = _page_from_json(result["result_json"], spec)
     return Record(id=task.id, lab=spec.lab, folder=task.folder, content_hash=task.content_hash,
-                  spec_sha256=spec.source_sha256, status=result["status"], reason=result.get("reason", ""),
+                  spec_sha256=spec.source_sha256, status=result["status"],
+                  reason=_with_report_problem(result.get("reason", ""), page),
                   score=result["score"], max_score=result["max_score"], level=result["level"],
-                  result_json=result["result_json"], report_html=result.get("report_html"), graded_at=time.time(),
+                  result_json=result["result_json"], report_html=page, graded_at=time.time(),
                   run=run, wall_seconds=result.get("wall_seconds"), submission_seconds=result.get("submission_seconds"))
+
+
+def _page_from_json(result_json: str, spec: LabSpec) -> str:
+    """The plain report page of a stored result (minimal_html: status, points, message and diagnosis of every
+    check), for a submission whose worker returned no page; never raises."""
+    import json
+    from ..report.html import minimal_html
+    from ..results import SubmissionResult
+    try:
+        result = SubmissionResult.from_json(json.loads(result_json))
+    except Exception:                     # the plain page copes with a result it cannot read
+        result = None
+    return minimal_html(result, RuntimeError("the worker that graded this submission returned no page"))
+
+
+def _with_report_problem(reason: str, page: str | None) -> str:
+    """The row's reason, plus what went wrong drawing its report (a row never loses its page silently)."""
+    from ..report.html import report_problem
+    problem = report_problem(page)
+    if not problem:
+        return reason
+    said = f"report.html: {problem} (a fault of the report, not of the submission)"
+    return f"{reason}; {said}" if reason else said
+
+
+def _report_lost(record: Record) -> bool:
+    """A stored page that is missing or only the plain one: a resumed run grades the submission again."""
+    from ..report.html import MINIMAL, report_problem
+    return record.report_html is None or report_problem(record.report_html).startswith(MINIMAL)
 
 
 def _failed_result(task: Task, failure: dict, spec: LabSpec) -> dict:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 
-from .. import rubric
 from ..results import CheckResult, SubmissionResult
 from ..root_cause import report_order
 from ..spec import LabSpec
+from .nextlevel import describe, next_level
+from .text import parts
 
 _LABEL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skip": "SKIP"}
 
@@ -29,9 +30,9 @@ def format_result(result: SubmissionResult, spec: LabSpec | None = None, verbose
     lines.append(f"score {_num(result.score)}/{_num(result.max_score)}"
                  + (f", level {result.level}" if result.level is not None else ""))
     if spec is not None and spec.tiers:
-        nxt = rubric.missing_for_next_tier(spec.tiers, result.checks)
+        nxt = next_level(spec.tiers, result.checks)
         if nxt:
-            lines.append(f"next level {nxt[0]} needs: {', '.join(nxt[1])}")
+            lines.append(f"next level {nxt.level} needs: {', '.join(describe(need) for need in nxt.needs)}")
     if result.semantics.get("python") == "2.7":
         lines.append(f"note: run with Python 2.7 semantics ({result.semantics.get('division')} division): "
                      f"{result.semantics.get('reason')}")
@@ -65,15 +66,22 @@ def _figures(check: CheckResult) -> str:
 
 def _explanation(check: CheckResult) -> str:
     text = check.message
-    if check.diagnosis:
-        text += f"\ndiagnosis: {check.diagnosis}"
+    for index, part in enumerate(parts(check.diagnosis)):      # each finding on a line of its own, labelled
+        text += f"\n{'diagnosis' if index == 0 else 'also'}: {part}"
     if check.counterexample:
         text += f"\nminimal failing input: {check.counterexample.get('params')}"
     return text
 
 
 def speedup_figure(metrics: dict) -> str:
-    """'speedup 120.0x (reference 180.0x)'; without calibration (a student kit) no reference figure."""
+    """What the judged ratio is measured against, and the reference solution's own ratio against the same loop:
+    'speedup 30.1x over the course's plain loop; the reference solution's speedup path: 523.4x'. Without
+    calibration (a student kit) the ratio is over the student's own raw path and there is no reference figure."""
     reference = metrics.get("reference_ratio", float("nan"))
-    text = f"speedup {metrics['ratio']:.1f}x"
-    return text + (f" (reference {reference:.1f}x)" if math.isfinite(reference) else " (not calibrated: no reference here)")
+    calibrated = isinstance(reference, (int, float)) and math.isfinite(reference)
+    against = metrics.get("judged_against") or ("the reference's plain loop" if calibrated else "your raw path")
+    against = "the course's plain loop" if against == "the reference's plain loop" else against
+    text = f"speedup {metrics['ratio']:.1f}x over {against}"
+    if calibrated:
+        return text + f"; the reference solution's speedup path: {reference:.1f}x"
+    return text + " (not calibrated: no reference solution here)"

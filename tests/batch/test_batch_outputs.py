@@ -73,6 +73,9 @@ def test_the_gradebook_separates_a_graded_zero_from_what_is_not_a_grade(graded):
     assert rows["damaged.zip"]["status"] == "unreadable" and "zip" in rows["damaged.zip"]["reason"]
     assert rows["README.txt"]["status"] == "not_graded" and rows["README.txt"]["score"] == ""
     assert rows["李四"]["fc.backward"] == "0" and rows["李四"]["fc.forward"] == "15"
+    # a 0-point check says what happened (a 0 would be the same for all three)
+    assert rows["张三"]["fc.backward.gradcheck"] == "pass" and rows["damaged.zip"]["fc.backward.gradcheck"] == "error"
+    assert rows["README.txt"]["fc.backward.gradcheck"] == ""
     assert rows["张三"]["level"] == "100" and rows["李四"]["level"] == "0"
     assert (graded["out"] / rows["张三"]["report"]).is_file()
 

@@ -36,7 +36,8 @@ def test_uncalibrated_speedup_shows_no_reference_figures():
     nan = float("nan")
     metrics = {"ratio": 120.0, "reference_ratio": nan, "raw_seconds": 0.07, "speedup_seconds": 0.0006,
                "reference_raw_seconds": nan, "reference_speedup_seconds": nan}
-    assert speedup_figure(metrics) == "speedup 120.0x (not calibrated: no reference here)"
-    assert speedup_figure({**metrics, "reference_ratio": 180.0}) == "speedup 120.0x (reference 180.0x)"
+    assert speedup_figure(metrics) == "speedup 120.0x over your raw path (not calibrated: no reference solution here)"
+    assert speedup_figure({**metrics, "reference_ratio": 180.0}) == \
+        "speedup 120.0x over the course's plain loop; the reference solution's speedup path: 180.0x"
     chart = timing_chart(metrics)
     assert chart.count("<rect") == 2 and "nan" not in chart.lower()
