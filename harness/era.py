@@ -6,7 +6,18 @@
 
 The sources are parsed and translated by harness/py2probe.py in a subprocess
 bounded in time, memory and CPU: the grader never parses untrusted code
-itself. The probe only parses; the child runs the code.
+itself. The probe only parses; the child runs the code. What it reads is
+bounded too (MAX_SOURCE_BYTES a file, MAX_TOTAL_BYTES in all, smallest files
+first: translating a megabyte of Python 2 takes fissix about 35 s); a file
+beyond is not examined and the semantics' notes say so.
+
+A probe runs once per submission content: its answer is kept by the hash of
+what it read and the mode, in this process and, when a batch names one
+(``use_cache``), in a folder every worker and the similarity report share; a
+probe that ran out of time or memory is not run again for the same files in
+any mode. Its seconds (``Era.probe_seconds``, 0 for a kept answer) are charged
+to the submission's time budget (harness.runner), and the probe gets no more
+time than that budget has.
 
 Auto mode decides from evidence (py2probe._decide): Python-2-only syntax
 (the file fails to compile as Python 3 and compiles once translated) and Python
@@ -23,17 +34,21 @@ into 0.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MODES = ("2", "3", "auto")
 PROBE_SECONDS = 60.0
 PROBE_ADDRESS_SPACE = 2 << 30
-MAX_SOURCE_BYTES = 4 << 20              # per file, as the sandbox copies them
-MAX_TOTAL_BYTES = 32 << 20
+MAX_SOURCE_BYTES = 1 << 20              # per file (fissix: ~35 s a megabyte of dense Python 2)
+MAX_TOTAL_BYTES = 1 << 20               # in all, smallest files first
 MAX_SOURCES = 500
+MEMO_ENTRIES = 16                       # answers kept in this process (each holds translated sources)
 _SKIPPED_DIRECTORIES = {".git", ".hg", ".svn", ".idea", ".vscode", ".ipynb_checkpoints"}
 _MAX_DEPTH = 8
 # The messages of a float where Python needs an integer: what `/` between integers causes once it
@@ -61,8 +76,9 @@ class Era:
     notes: list[str] = field(default_factory=list)
     files: dict = field(default_factory=dict)               # the plan: relative path -> entry (py2probe)
     python3_evidence: list[str] = field(default_factory=list)
-    probe_seconds: float = 0.0              # wall-clock seconds of the probe subprocess, start to answer
+    probe_seconds: float = 0.0              # wall-clock seconds of the probe (reading the files, the subprocess)
     package_dir: Path | None = None
+    probe_limit: float | None = None        # the most a probe of this submission may take (its budget)
 
     @property
     def plan(self) -> dict | None:
@@ -89,7 +105,7 @@ class Era:
         if not self.may_retry or not classic_division_explains(error):
             return None
         where = f"{error.file}:{error.line}" if error.line else str(error.file)
-        retried = decide(self.package_dir, "2")
+        retried = decide(self.package_dir, "2", self.probe_limit)
         retried.mode = "auto"
         retried.reason = (f"the Python 3 run failed in {where} ({error.exc_type}: {_first_line(error.message)}), "
                           "an error classic division explains, and nothing in the submission is Python 3 only; "
@@ -109,32 +125,35 @@ def classic_division_explains(error) -> bool:
     return any(text in message for text in FLOAT_WHERE_INT)
 
 
-def decide(package_dir: Path, mode: str = "auto") -> Era:
-    """The era of the submission in ``package_dir`` (``mode`` "auto") or the plan for the one given."""
+def decide(package_dir: Path, mode: str = "auto", seconds: float | None = None) -> Era:
+    """The era of the submission in ``package_dir`` (``mode`` "auto") or the plan for the one given.
+
+    ``seconds``: the most the probe may take (what is left of the submission's budget; at most PROBE_SECONDS).
+    """
     if mode not in MODES:
         raise ValueError(f"python must be one of {', '.join(MODES)}, not {mode!r}")
     package_dir = Path(package_dir)
     started = time.perf_counter()
     try:
         files, bytecode, skipped = _sources(package_dir)
-        answer, failure = _probe(mode, files, bytecode)
+        answer, failure = _probe(mode, files, bytecode, seconds)
     except (OSError, ValueError) as error:     # an unreadable file: the run goes on as Python 3, and says why
         answer, failure, skipped = None, f"{type(error).__name__}: {error}", []
-    seconds = time.perf_counter() - started
+    spent = time.perf_counter() - started
     if answer is None:
         python = "2.7" if mode == "2" else "3"
         return Era(mode, "3", "true", f"the sources could not be examined ({failure}); run as Python 3",
                    notes=skipped + ([f"Python {python} was asked for but could not be applied"] if mode == "2" else []),
-                   probe_seconds=seconds, package_dir=package_dir)
+                   probe_seconds=spent, package_dir=package_dir, probe_limit=seconds)
     return Era(mode, answer["python"], answer["division"], answer["reason"], list(answer.get("evidence", [])),
                skipped + list(answer.get("notes", [])), dict(answer.get("files", {})),
-               list(answer.get("python3_evidence", [])), seconds, package_dir)
+               list(answer.get("python3_evidence", [])), spent, package_dir, seconds)
 
 
 def _sources(package_dir: Path) -> tuple[dict[str, bytes], list[dict], list[str]]:
     """The .py files (bytes) and the .pyc files (first four bytes) under ``package_dir``, as the sandbox copies
-    them: regular files only (no symbolic links), bounded in size and number."""
-    files, bytecode, skipped, total = {}, [], [], 0
+    them: regular files only (no symbolic links), bounded in size and number, the smallest first."""
+    candidates, bytecode = [], []
     for directory, subdirectories, names in os.walk(package_dir):
         relative_dir = Path(directory).relative_to(package_dir)
         subdirectories[:] = sorted(name for name in subdirectories if name not in _SKIPPED_DIRECTORIES
@@ -147,12 +166,16 @@ def _sources(package_dir: Path) -> tuple[dict[str, bytes], list[dict], list[str]
             if name.endswith(".pyc"):
                 bytecode.append({"path": relative, "magic": _head(path), "in_pycache": "__pycache__" in path.parts})
             elif name.endswith(".py") and "__pycache__" not in relative_dir.parts:
-                size = path.stat().st_size
-                if size > MAX_SOURCE_BYTES or total + size > MAX_TOTAL_BYTES or len(files) >= MAX_SOURCES:
-                    skipped.append(f"{relative} was not examined for its Python version (too large or too many)")
-                    continue
-                files[relative] = path.read_bytes()
-                total += size
+                candidates.append((path.stat().st_size, relative, path))
+    files, skipped, total = {}, [], 0
+    for size, relative, path in sorted(candidates):
+        if size > MAX_SOURCE_BYTES or total + size > MAX_TOTAL_BYTES or len(files) >= MAX_SOURCES:
+            skipped.append(f"{relative} ({size >> 10} KB) was not examined for its Python version: the probe reads "
+                           f"at most {MAX_SOURCE_BYTES >> 10} KB a file and {MAX_TOTAL_BYTES >> 10} KB in all, "
+                           "so it loads as Python 3 reads it")
+            continue
+        files[relative] = path.read_bytes()[:MAX_SOURCE_BYTES]
+        total += len(files[relative])
     return files, bytecode[:MAX_SOURCES], skipped
 
 
@@ -164,17 +187,93 @@ def _head(path: Path) -> str:
         return ""
 
 
-def _probe(mode: str, files: dict[str, bytes], bytecode: list[dict]) -> tuple[dict | None, str]:
-    """py2probe's answer, from a subprocess bounded in time, memory and CPU; (None, why) when it failed."""
+def _probe(mode: str, files: dict[str, bytes], bytecode: list[dict],
+           seconds: float | None = None) -> tuple[dict | None, str]:
+    """py2probe's answer, from a subprocess bounded in time, memory and CPU, or kept from an earlier probe of the
+    same files; (None, why) when it failed."""
     from . import bounded
+    content = _content_key(files, bytecode)
+    kept = _recall(content, mode)
+    if kept is not None:
+        return kept
+    seconds = PROBE_SECONDS if seconds is None else max(0.0, min(PROBE_SECONDS, seconds))
+    if seconds <= 0:
+        return None, "no time was left of the submission's budget"
     request = {"mode": mode, "files": {path: raw.decode("latin-1") for path, raw in files.items()},
                "bytecode": bytecode}
-    limits = bounded.Bounds(address_space=PROBE_ADDRESS_SPACE, cpu_seconds=int(PROBE_SECONDS) + 1,
-                            wall_seconds=PROBE_SECONDS)
+    limits = bounded.Bounds(address_space=PROBE_ADDRESS_SPACE, cpu_seconds=int(seconds) + 1,
+                            wall_seconds=seconds)
     answer, failure = bounded.run("py2probe.py", request, limits, translator_path())
     if answer is None:
-        return None, ("reading them " + failure[3:]) if failure.startswith("it ") else failure
-    return (answer, "") if answer.get("python") in ("2.7", "3") else (None, "no answer")
+        failure = ("reading them " + failure[3:]) if failure.startswith("it ") else failure
+        if seconds >= PROBE_SECONDS:            # not cut short by a budget: the same files fail in every mode
+            _remember(content, None, (None, failure))
+        return None, failure
+    if answer.get("python") not in ("2.7", "3"):
+        return None, "no answer"
+    _remember(content, mode, (answer, ""))
+    return answer, ""
+
+
+# --- one probe per submission content ---------------------------------------------------------------------
+
+_MEMO: OrderedDict = OrderedDict()
+_CACHE_DIR: list = [None]
+
+
+def use_cache(directory: Path | None) -> None:
+    """Keep probe answers in ``directory`` too (a batch's .work/probes: its workers and its similarity report
+    share them); None: in this process only."""
+    _CACHE_DIR[0] = Path(directory) if directory is not None else None
+
+
+def _content_key(files: dict[str, bytes], bytecode: list[dict]) -> str:
+    digest = hashlib.sha256(_probe_version().encode())
+    for path, raw in sorted(files.items()):
+        name = path.encode("utf-8", "surrogatepass")
+        digest.update(len(name).to_bytes(4, "big") + name + len(raw).to_bytes(8, "big") + raw)
+    digest.update(json.dumps(bytecode, sort_keys=True).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _probe_version() -> str:
+    """The probe program's own hash: a kept answer of another version of it is not used."""
+    if not hasattr(_probe_version, "value"):
+        import pkgutil
+        _probe_version.value = hashlib.sha256(pkgutil.get_data(__package__ or "harness", "py2probe.py") or b"").hexdigest()
+    return _probe_version.value
+
+
+def _recall(content: str, mode: str) -> tuple[dict | None, str] | None:
+    for key in (f"{content}-failed", f"{content}-{mode}"):
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            answer, failure = _MEMO[key]
+            return (json.loads(json.dumps(answer)) if answer is not None else None), failure   # callers' own copy
+        directory = _CACHE_DIR[0]
+        if directory is not None:
+            try:
+                kept = json.loads((directory / f"{key}.json").read_text(encoding="utf-8"))
+                return kept.get("answer"), str(kept.get("failure", ""))
+            except (OSError, ValueError, AttributeError):
+                continue
+    return None
+
+
+def _remember(content: str, mode: str | None, outcome: tuple[dict | None, str]) -> None:
+    key = f"{content}-{mode or 'failed'}"
+    _MEMO[key] = outcome
+    while len(_MEMO) > MEMO_ENTRIES:
+        _MEMO.popitem(last=False)
+    directory = _CACHE_DIR[0]
+    if directory is not None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            temporary = directory / f".{os.getpid()}-{os.urandom(3).hex()}.tmp"
+            temporary.write_text(json.dumps({"answer": outcome[0], "failure": outcome[1]}), encoding="utf-8")
+            temporary.replace(directory / f"{key}.json")
+        except OSError:                 # a cache that cannot be written costs a probe later, nothing else
+            pass
 
 
 def translator_path() -> list[str]:

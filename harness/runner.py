@@ -80,7 +80,8 @@ def _era(submission: Submission, spec: LabSpec, options: RunOptions):
     """The Python era the submission runs with (harness.era); None for sessions that run no child."""
     if options.session_factory is not None:
         return None
-    return eras.decide(submission.package_dir, str(options.python or spec.python))
+    limits = options.limits or spec.limits       # the probe gets no more than the submission's budget, which pays it
+    return eras.decide(submission.package_dir, str(options.python or spec.python), limits.submission_budget)
 
 
 def _run_checks(submission: Submission, spec: LabSpec, lab_context: LabContext, options: RunOptions, era):
@@ -94,6 +95,7 @@ def _run_checks(submission: Submission, spec: LabSpec, lab_context: LabContext, 
             session = eras.ErrorWatch(raw_session)
             limits = options.limits or spec.limits
             with _budget(raw_session, limits.submission_budget, "submission") as whole:
+                _charge_probe(raw_session, era)
                 for check in spec.checks:
                     if whole.exhausted and (options.only is None or check.id in options.only):
                         results.append(_out_of_time(check, whole))
@@ -121,6 +123,14 @@ def _budget(session, seconds: float, name: str):
         from .sandbox.session import Budget
         return contextlib.nullcontext(Budget(None, name))
     return budget(seconds, name)
+
+
+def _charge_probe(session, era) -> None:
+    """The era probe's seconds (harness.era: reading and translating the sources) are the submission's: charged
+    to its budget as if a request had taken them (looplint's are charged the same way)."""
+    spend = getattr(session, "spend", None)
+    if era is not None and callable(spend):
+        spend(era.probe_seconds)
 
 
 def _out_of_time(check: CheckSpec, whole) -> CheckResult:

@@ -8,9 +8,10 @@ Local. Worker processes started with ``spawn`` (no inherited threads, locks or f
 each fed one task at a time over a pipe, so the coordinator always knows which submission a worker
 holds. A worker that dies (a crash of the harness, the kernel's OOM killer) costs that submission a
 harness_error row and is replaced; a worker that holds one submission longer than the watchdog allows
-is killed with its process tree and the row says timeout. Workers die with the coordinator
-(PR_SET_PDEATHSIG), and their sandbox children with them (bubblewrap's --die-with-parent): a
-SIGKILLed grader leaves nothing running.
+is killed with its process tree and the row says timeout. The workers keep the era probes' answers in
+one folder (``probe_cache``): a submission's sources are probed once per run (harness.era). Workers die
+with the coordinator (PR_SET_PDEATHSIG), and their sandbox children with them (bubblewrap's
+--die-with-parent): a SIGKILLed grader leaves nothing running.
 
 Dask. ``dask.distributed`` (the optional ``cluster`` extra): a LocalCluster on the loopback
 interface with N single-threaded worker processes, or the scheduler at ``--scheduler ADDRESS``
@@ -27,6 +28,7 @@ import signal
 import time
 from collections import deque
 from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import HarnessError
@@ -48,10 +50,12 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, jobs: int, settings: Settings, watchdog_seconds: Callable[[Task], float]):
+    def __init__(self, jobs: int, settings: Settings, watchdog_seconds: Callable[[Task], float],
+                 probe_cache: Path | None = None):
         if jobs < 1:
             raise HarnessError(f"--jobs must be at least 1, got {jobs}")
         self.jobs, self.settings, self.watchdog_seconds = jobs, settings, watchdog_seconds
+        self.probe_cache = str(probe_cache) if probe_cache is not None else None     # harness.era.use_cache
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
 
@@ -105,7 +109,8 @@ class LocalExecutor:
 
     def _start_worker(self) -> "_Worker":
         parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child_end, self.settings, os.getpid()),
+        process = self._context.Process(target=_worker_main, args=(child_end, self.settings, os.getpid(),
+                                                                   self.probe_cache),
                                         name="harness-grade-worker", daemon=True)
         process.start()
         child_end.close()
@@ -165,9 +170,12 @@ def _exit_words(worker: _Worker) -> str:
     return f"exit status {code}"
 
 
-def _worker_main(connection, settings: Settings, coordinator: int) -> None:
+def _worker_main(connection, settings: Settings, coordinator: int, probe_cache: str | None = None) -> None:
     """A worker: grade the tasks the coordinator sends until it sends None or goes away."""
     _die_with(coordinator)
+    if probe_cache is not None:         # era probes shared with the other workers and the similarity report
+        from .. import era
+        era.use_cache(Path(probe_cache))
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the coordinator's to handle
     if settings.gate is not None:
         settings.gate.register()

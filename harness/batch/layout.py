@@ -5,7 +5,7 @@
     DIR/<folder>/report.html          its self-contained page
     DIR/grades.csv, DIR/junit.xml, DIR/index.html, DIR/gradescope/<folder>.json
     DIR/similarity.html               with --similarity
-    DIR/.work/                        the run's scratch: shared reference values, the timing lock
+    DIR/.work/                        the run's scratch: shared reference values, the timing lock, era probes
 
 A submission's id is its entry name in full (Unicode, spaces and case kept). Its folder is the id made
 safe for every file system a report folder may be copied to (no separators, control or reserved
@@ -83,6 +83,11 @@ class BatchPaths:
     @property
     def shared_values(self) -> Path:
         return self.work / "shared"
+
+    @property
+    def probes(self) -> Path:
+        """The era probes' answers (harness.era.use_cache), shared by the workers and the similarity report."""
+        return self.work / "probes"
 
     def result_json(self, folder: str) -> Path:
         return self.out / folder / "result.json"
