@@ -43,6 +43,7 @@ from .text import parts, shorten
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_CHANNELS = 8
 MAX_PLANE_SIDE = 256                                    # values: a larger plane is drawn in blocks, each its worst
+MAX_CURVE_POINTS = 1000                                 # points of a curve drawn (a longer one is thinned)
 WRAP_LENGTH = 256                                       # a longer 1-D output is drawn in rows of about sqrt(n)
 MAP_SIDE, IMAGE_SIDE, MIN_STRIP = 96, 128, 24           # pixels: enlarged until the shorter side reaches these
 MATCH, DIFFER = (222, 226, 230), (192, 57, 43)          # hidden-case mask colours (grey, red)
@@ -641,6 +642,15 @@ def loss_chart(expected: np.ndarray, actual: np.ndarray) -> str:
     reference, yours = _real(expected), _real(actual)
     reference = reference[:, 0] if reference.ndim == 2 else reference.ravel()
     yours = yours[:, 0] if yours.ndim == 2 else yours.ravel()
-    return svg.line_chart([("reference", list(range(1, len(reference) + 1)), reference.tolist(), THEIRS),
-                           ("yours", list(range(1, len(yours) + 1)), yours.tolist(), OURS)],
+    return svg.line_chart([("reference", *_thinned(reference), THEIRS), ("yours", *_thinned(yours), OURS)],
                           x_label="step", y_label="total loss (no unit)", title="total loss per step")
+
+
+def _thinned(values: np.ndarray) -> tuple[list, list]:
+    """(steps from 1, values) with at most MAX_CURVE_POINTS points, evenly spaced steps, the last one kept
+    (a chart is a few hundred pixels wide; an output of a million values would make a page of megabytes)."""
+    steps = np.arange(1, len(values) + 1)
+    if len(values) > MAX_CURVE_POINTS:
+        keep = np.unique(np.linspace(0, len(values) - 1, MAX_CURVE_POINTS).round().astype(int))
+        steps, values = steps[keep], values[keep]
+    return steps.tolist(), values.tolist()

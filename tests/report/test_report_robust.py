@@ -75,6 +75,7 @@ def test_every_output_gets_a_full_page(name, public, display):
     expected, actual = JUNK[name]
     page = report.render_html(_result(expected, actual, public=public, display=display))
     assert report.report_problem(page) == "", name               # drawn in full: no picture lost
+    assert len(page) < 1_000_000, len(page)                      # a page to open, whatever the output's size
     assert "<h2>Checks</h2>" in page and "adam.update" in page and "conv.forward_raw" in page
     assert "your Adam skips the bias correction" in page
     for uri in re.findall(r'src="(data:image/png;base64,[^"]+)"', page):
