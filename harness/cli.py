@@ -223,7 +223,9 @@ def _check(args) -> int:
         result.write_json(args.json)
     if args.html:
         from .report.html import write_html
-        write_html(result, args.html, spec.tiers)
+        problem = write_html(result, args.html, spec.tiers)
+        if problem:
+            print(f"harness: warning: {args.html}: {problem}", file=sys.stderr)
     return EXIT_OK if result.all_passed or _only_selected(result, only) else EXIT_FAILED_CHECKS
 
 

@@ -88,10 +88,13 @@ def _template(jinja2):
     return environment.get_template("submission.html.j2")
 
 
-def write_html(result: SubmissionResult, path: Path, tiers=None, audience: str = "instructor") -> None:
+def write_html(result: SubmissionResult, path: Path, tiers=None, audience: str = "instructor") -> str:
+    """Write the page to ``path``; return what went wrong drawing it (report_problem), '' when nothing did."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result, tiers, audience), encoding="utf-8")
+    page = render_html(result, tiers, audience)
+    path.write_text(page, encoding="utf-8")
+    return report_problem(page)
 
 
 def minimal_html(result, error: BaseException, trace: str = "", audience: str = "instructor") -> str:
