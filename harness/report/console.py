@@ -20,9 +20,14 @@ def format_result(result: SubmissionResult, spec: LabSpec | None = None, verbose
     if result.error:
         lines.append(f"  could not check this submission: {result.error}")
     width = max((len(check.id) for check in result.checks), default=10)
+    first_with = {}                     # an error that stops several checks (a missing file) is printed once
     for check in report_order(result.checks):
         lines.append(f"  {_LABEL[check.status]:<7} {check.id:<{width}}  {_points(check)}  {_figures(check)}".rstrip())
-        if check.status not in ("pass", "skip") or (verbose and check.message):
+        if check.status in ("error", "timeout") and check.message in first_with:
+            lines.append(f"      the same error as {first_with[check.message]}")
+        elif check.status not in ("pass", "skip") or (verbose and check.message):
+            if check.status in ("error", "timeout") and check.message:
+                first_with[check.message] = check.id
             lines.extend("      " + line for line in _explanation(check).splitlines())
         elif check.status == "skip" and verbose:
             lines.append(f"      {check.message}")

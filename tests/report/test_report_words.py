@@ -154,3 +154,15 @@ def test_a_speedup_says_what_it_is_measured_against(padding):
     import html
     labels = [html.unescape(label) for label in re.findall(r">([^<]+)</text>", report.timing_chart(SPEEDUP))]
     assert {"your raw", "your speedup", "course's plain loop", "reference solution"} <= set(labels)
+
+
+def test_an_error_that_stops_several_checks_is_printed_once(tmp_path):
+    from harness import api
+    from harness.report.console import format_result
+    from harness.spec import load_spec
+    (tmp_path / "empty").mkdir()
+    result = api.check(tmp_path / "empty", "aics-exp2-1")
+    text = format_result(result, load_spec("aics-exp2-1"))
+    assert text.count("layers_1.py is missing") == 1
+    errors = [check for check in result.checks if check.status == "error"]
+    assert len(errors) >= 3 and text.count(f"the same error as {errors[0].id}") == len(errors) - 1
