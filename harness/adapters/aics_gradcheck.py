@@ -4,10 +4,15 @@ No reference is needed, which makes these checks fit for the student kit.
 For a few random directions v (seeded), the directional derivative of
 L(x) = sum(forward(x) * dout) is estimated by central differences from the
 forward outputs the child returns, (L(x + h v) - L(x - h v)) / 2h, and
-compared with sum(backward(dout) * v); the same for the weights (through
-load_param) where the layer has them. The parent does the arithmetic: the
-child only runs forward passes, so a submission cannot fake the estimate.
-Loss layers (forward(x, target) -> scalar) use L = forward(x, target).
+compared with sum(backward(dout) * v); the same for every parameter of a
+layer that has them (weight and bias through load_param, against d_weight and
+d_bias). The course's backward computes exactly these: d_weight =
+input.T @ top_diff and d_bias = top_diff summed over the batch (the notes'
+ones([1, N]) @ top_diff; the conv layer's += over n, h, w), the gradients of
+L for the batch, which update_param then uses as they are. The parent does the
+arithmetic: the child only runs forward passes, so a submission cannot fake
+the estimate. Loss layers (forward(x, target) -> scalar) use
+L = forward(x, target).
 
 Inputs avoid kinks: ReLU inputs stay away from 0 and max-pool inputs have no
 ties closer than the step, so the estimate is exact up to rounding.
@@ -23,6 +28,9 @@ from .program import Program, ref
 from .registry import get, register
 
 TOLERANCE = {"float64": 1e-6, "float32": 2e-2, "float16": 1e-1}
+# (gradient the backward sets, prefix of the perturbed forwards' outputs, prefix of the directions)
+PARAMETERS = (("bottom_diff", "x", "v"), ("d_weight", "w", "w"), ("d_bias", "b", "b"))
+PARAMETER_OF = {"d_weight": "weight", "d_bias": "bias"}
 STEP = {"float64": 1e-6, "float32": 1e-2, "float16": 1e-1}
 
 
@@ -71,6 +79,7 @@ class GradCheck(Kind):
             arrays[f"v{index}"] = _unit(rng, arrays["x"].shape)
             if "weight" in arrays:
                 arrays[f"w{index}"] = _unit(rng, arrays["weight"].shape)
+                arrays[f"b{index}"] = _unit(rng, arrays["bias"].shape)
         return arrays
 
     def needs_reference(self, check):
@@ -94,8 +103,8 @@ class GradCheck(Kind):
                 program.call(f"layer.{forward}", ref("x"), as_="output")
                 program.call(f"layer.{backward}", ref("dout"), as_="bottom_diff")
                 if with_weight:
-                    program.get("layer.d_weight", as_="d_weight")
-            return program.output(*(["output", "bottom_diff"] + (["d_weight"] if with_weight else [])))
+                    program.get("layer.d_weight", as_="d_weight").get("layer.d_bias", as_="d_bias")
+            return program.output(*(["output", "bottom_diff"] + (["d_weight", "d_bias"] if with_weight else [])))
 
         forward, backward = wrapped.method(check, "forward"), wrapped.method(check, "backward")
         values, reply, plan = wrapped.run_dispatched(session, check, ctx, first_program, arrays,
@@ -108,9 +117,10 @@ class GradCheck(Kind):
         perturbed = self._perturbed_inputs(arrays, step, check.options.get("directions", 3))
         second = wrapped.build(check, case, plan)
         forward = wrapped.method(check, "forward", plan)
-        for name, (x_name, weight_name) in perturbed["calls"].items():
-            if "weight" in arrays:        # every forward sees exactly the weight its estimate assumes
-                second.call(f"layer.{wrapped.method(check, 'load')}", ref(weight_name or "weight"), ref("bias"))
+        for name, (x_name, weight_name, bias_name) in perturbed["calls"].items():
+            if "weight" in arrays:        # every forward sees exactly the parameters its estimate assumes
+                second.call(f"layer.{wrapped.method(check, 'load')}", ref(weight_name or "weight"),
+                            ref(bias_name or "bias"))
             args = [ref(x_name)] + ([ref("target")] if is_loss else [])
             second.call(f"layer.{forward}", *args, as_=name)
         second.output(*perturbed["calls"])
@@ -123,11 +133,13 @@ class GradCheck(Kind):
         for index in range(directions):
             for sign, label in ((1, "plus"), (-1, "minus")):
                 extra[f"x_{label}{index}"] = (arrays["x"] + sign * step * arrays[f"v{index}"]).astype(arrays["x"].dtype)
-                calls[f"out_x_{label}{index}"] = (f"x_{label}{index}", None)
+                calls[f"out_x_{label}{index}"] = (f"x_{label}{index}", None, None)
                 if "weight" in arrays:
-                    extra[f"w_{label}{index}"] = (arrays["weight"] + sign * step * arrays[f"w{index}"]).astype(
-                        arrays["weight"].dtype)
-                    calls[f"out_w_{label}{index}"] = ("x", f"w_{label}{index}")
+                    for parameter, prefix in (("weight", "w"), ("bias", "b")):
+                        extra[f"{prefix}_{label}{index}"] = (
+                            arrays[parameter] + sign * step * arrays[f"{prefix}{index}"]).astype(arrays[parameter].dtype)
+                    calls[f"out_w_{label}{index}"] = ("x", f"w_{label}{index}", None)
+                    calls[f"out_b_{label}{index}"] = ("x", None, f"b_{label}{index}")
         return {"calls": calls, "arrays": extra}
 
     def compare(self, check, case, arrays, expected, actual):
@@ -135,19 +147,20 @@ class GradCheck(Kind):
         step, tolerance = actual["step"], TOLERANCE[actual["dtype"]]
         weight = (lambda out: np.sum(out)) if is_loss else (lambda out: np.sum(out * arrays["dout"]))
         computed = arrays["x"].dtype
+        parameters = PARAMETERS if "weight" in arrays and not is_loss else PARAMETERS[:1]
         problems, worst = [], 0.0
-        for index in range(check.options.get("directions", 3)):
-            pairs = [("bottom_diff", "x", f"v{index}")]
-            if "weight" in arrays and not is_loss:
-                pairs.append(("d_weight", "w", f"w{index}"))
-            for gradient_name, prefix, direction in pairs:
+        for gradient_name, prefix, direction_prefix in parameters:
+            estimates = []
+            for index in range(check.options.get("directions", 3)):
+                direction = arrays[f"{direction_prefix}{index}"]
                 plus, minus = actual.get(f"out_{prefix}_plus{index}"), actual.get(f"out_{prefix}_minus{index}")
                 gradient = actual.get(gradient_name)
                 if not all(isinstance(value, np.ndarray) for value in (plus, minus, gradient)):
                     return [Comparison("gradient", "type", f"{gradient_name}: the forward or backward did not return arrays")]
-                if gradient.shape != arrays[direction].shape:
-                    return [Comparison("gradient", "shape", f"{gradient_name} has shape {gradient.shape}, the input "
-                                       f"{arrays[direction].shape}")]
+                gradient = _as_shape(gradient, direction.shape)
+                if gradient.shape != direction.shape:
+                    return [Comparison("gradient", "shape", f"{gradient_name} has shape {gradient.shape}, the "
+                                       f"{'input' if prefix == 'x' else PARAMETER_OF[gradient_name]} {direction.shape}")]
                 if not is_loss and plus.shape != arrays["dout"].shape:
                     return [Comparison("gradient", "shape", f"the forward output has shape {plus.shape}; for this "
                                        f"input it must be {arrays['dout'].shape}")]
@@ -157,7 +170,7 @@ class GradCheck(Kind):
                     return [unusable]
                 with np.errstate(over="ignore", invalid="ignore"):
                     numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
-                    analytic = float(np.sum(gradient.astype(np.float64) * arrays[direction]))
+                    analytic = float(np.sum(gradient.astype(np.float64) * direction))
                     error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
                 if not np.isfinite(error):
                     return [Comparison("gradient", "nonfinite",
@@ -165,12 +178,41 @@ class GradCheck(Kind):
                                        f"changes at rate {numeric:.6g}, the gradient predicts {analytic:.6g}): "
                                        "values this large are not a usable gradient", {"max_rel_error": float("inf")})]
                 worst = max(worst, error)
-                if error > tolerance:
-                    problems.append(f"{gradient_name} disagrees with finite differences of your own forward: "
-                                    f"along a random direction the forward changes at rate {numeric:.6g}, your "
-                                    f"gradient predicts {analytic:.6g} (relative error {error:.2g})")
+                estimates.append((numeric, analytic, error))
+            bad = [estimate for estimate in estimates if estimate[2] > tolerance]
+            if bad:
+                numeric, analytic, error = bad[0]
+                problems.append(f"{gradient_name} disagrees with finite differences of your own forward: "
+                                f"along a random direction the forward changes at rate {numeric:.6g}, your "
+                                f"gradient predicts {analytic:.6g} (relative error {error:.2g})"
+                                + _scale_hint(gradient_name, estimates, tolerance, arrays["x"].shape[0]))
         metrics = {"max_rel_error": worst, "tolerance": tolerance, "step": step}
-        return [Comparison("gradient", "values" if problems else None, problems[0] if problems else "", metrics)]
+        return [Comparison("gradient", "values" if problems else None, "; ".join(problems), metrics)]
+
+
+def _as_shape(gradient: np.ndarray, shape: tuple) -> np.ndarray:
+    """``gradient`` in the parameter's shape when it differs only by axes of length 1 (a bias [1, out] kept
+    as [out], which the course's update_param broadcasts alike; fc.backward accepts it the same way)."""
+    if gradient.shape != shape and gradient.size == int(np.prod(shape)) and \
+            tuple(n for n in gradient.shape if n != 1) == tuple(n for n in shape if n != 1):
+        return gradient.reshape(shape)
+    return gradient
+
+
+def _scale_hint(name: str, estimates: list, tolerance: float, batch: int) -> str:
+    """When every direction says the same factor, the gradient is the true one scaled: say by how much."""
+    ratios = [analytic / numeric for numeric, analytic, _ in estimates if numeric]
+    if len(ratios) < len(estimates) or not ratios:
+        return ""
+    factor = float(np.median(ratios))
+    if factor == 0 or any(abs(ratio - factor) > tolerance * 10 * abs(factor) for ratio in ratios):
+        return ""
+    if batch > 1 and abs(factor * batch - 1) < 1e-6:
+        return (f"; your {name} is the gradient divided by {batch}, the batch size: the backward of a layer sums "
+                "over the batch (the loss gradient that reaches it already carries the 1/N)")
+    if abs(factor + 1) < 1e-6:
+        return f"; your {name} has the opposite sign of the gradient"
+    return f"; your {name} is the gradient multiplied by {factor:.6g}"
 
 
 def _unusable(name: str, value: np.ndarray, computed) -> Comparison | None:

@@ -8,6 +8,7 @@ then with each correct variant patched in, which must pass every check that call
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from harness.adapters import registry
 from harness.context import build_context
 from harness.mutation import InProcessSession, patched
 from harness.runner import RunOptions, check_submission
-from harness.spec import LabSpec, load_spec
+from harness.spec import Case, LabSpec, load_spec, stable_seed
 
 NOT_PASSED = ("fail", "error", "timeout")
 
@@ -32,9 +33,33 @@ class Outcome:
         return [check_id for check_id, status in self.statuses.items() if status in NOT_PASSED]
 
 
+def public_view(spec: LabSpec, leave_out=frozenset()) -> LabSpec:
+    """``spec`` as a student sees it: each check with its public cases only, a property check as the examples a
+    student kit stores (harness.kit.property_examples: derandomized, the same every run), checks without a public
+    case and checks of the ``leave_out`` kinds dropped, and dependencies on dropped checks forgotten."""
+    from harness.kit import property_examples
+    kept = []
+    for check in spec.checks:
+        if check.kind in leave_out:
+            continue
+        if check.is_property:
+            examples = property_examples(check, registry.get(check.kind))
+            cases = [Case(f"example-{index + 1}", stable_seed(check.id, repr(sorted(params.items()))), params,
+                          check.dtype, public=True) for index, params in enumerate(examples)]
+            check = dataclasses.replace(check, cases=cases, property=None)
+        else:
+            check = dataclasses.replace(check, cases=[case for case in check.cases if case.public])
+        if check.cases:
+            kept.append(check)
+    ids = {check.id for check in kept}
+    for check in kept:
+        check.depends = tuple(dependency for dependency in check.depends if dependency in ids)
+    return dataclasses.replace(spec, checks=kept)
+
+
 class LabMutations:
-    def __init__(self, lab: str):
-        self.spec: LabSpec = load_spec(lab)
+    def __init__(self, lab: str, public: bool = False):
+        self.spec: LabSpec = public_view(load_spec(lab)) if public else load_spec(lab)
         self.package = self.spec.checks[0].reference
         self.context = build_context(self.spec)
         self.kernels = {check.id: set(registry.get(check.kind).kernels(check)) for check in self.spec.checks}
@@ -93,3 +118,31 @@ def diagnosis_of(lab: LabMutations, mistake) -> dict:
             if failed:
                 found[(check_id, case.name)] = diagnose(kind, check, case, arrays, expected, actual, failed)
     return found
+
+
+class AicsMutations:
+    """An AICS lab (reference.aics in the course's layout) graded with a catalogued mistake applied the way
+    harness.mutation applies it, on its layer checks: the whole-network and timing checks are left out (a
+    mistake they could show is a layer's, and the layer checks show it in a fraction of the time)."""
+
+    def __init__(self, lab: str, public: bool = False):
+        from harness.mutation import NETWORK_KINDS, TIMING_KINDS
+        spec = load_spec(lab)
+        self.spec: LabSpec = public_view(spec, TIMING_KINDS | NETWORK_KINDS) if public else dataclasses.replace(
+            spec, checks=[check for check in spec.checks if check.kind not in TIMING_KINDS | NETWORK_KINDS])
+        self.context = build_context(self.spec)
+
+    def grade(self, mistake=None) -> Outcome:
+        from harness.mutation import REFERENCE_PACKAGE, applied
+        folder = Path(importlib.import_module(REFERENCE_PACKAGE).__file__).parent
+        options = RunOptions(session_factory=lambda *args: InProcessSession())
+        if mistake is None:
+            result = check_submission(folder, self.spec, self.context, options)
+        else:
+            with applied(mistake):
+                result = check_submission(folder, self.spec, self.context, options)
+        # the catalogue's AICS variants run on reference.layers, which the mistake leaves alone: the grader's
+        # own diagnosis path is the student's
+        return Outcome(mistake.id if mistake else "reference", {check.id: check.status for check in result.checks},
+                       {(check.id, case.name): case.diagnosis for check in result.checks for case in check.cases
+                        if case.status != "pass"})
