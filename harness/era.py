@@ -136,6 +136,7 @@ def decide(package_dir: Path, mode: str = "auto", seconds: float | None = None) 
     started = time.perf_counter()
     try:
         files, bytecode, skipped = _sources(package_dir)
+        skipped = _sourceless(package_dir, bytecode) + skipped
         answer, failure = _probe(mode, files, bytecode, seconds)
     except (OSError, ValueError) as error:     # an unreadable file: the run goes on as Python 3, and says why
         answer, failure, skipped = None, f"{type(error).__name__}: {error}", []
@@ -177,6 +178,17 @@ def _sources(package_dir: Path) -> tuple[dict[str, bytes], list[dict], list[str]
         files[relative] = path.read_bytes()[:MAX_SOURCE_BYTES]
         total += len(files[relative])
     return files, bytecode[:MAX_SOURCES], skipped
+
+
+def _sourceless(package_dir: Path, bytecode: list[dict]) -> list[str]:
+    """A note for compiled code shipped without its source (``_impl.pyc`` beside no ``_impl.py``): Python imports
+    it as it would the source, so it runs, but no report shows it and the similarity report cannot compare it."""
+    lone = [item["path"] for item in bytecode
+            if not item["in_pycache"] and not (package_dir / item["path"][:-1]).is_file()]
+    if not lone:
+        return []
+    return [f"compiled code without its source: {', '.join(lone[:8])}{' ...' if len(lone) > 8 else ''} "
+            "(imported as the source would be: it runs when the code imports it, but cannot be read or compared)"]
 
 
 def _head(path: Path) -> str:
