@@ -1,7 +1,8 @@
 """Tell the student what their wrong output looks like, not only that it differs.
 
 First the catalogue (reference.mistakes): each known mistake is re-run on the
-check's inputs; when one reproduces the student's output within tolerance,
+check's inputs (in a student kit: its outputs on the kit's cases, stored when
+the kit was made); when one reproduces the student's output within tolerance,
 its description is the diagnosis ("you flipped the kernel: ..."). Otherwise
 the difference is described: a scale factor, a constant or per-channel
 offset, the sign, a transpose or a one-pixel shift, and where the error lives
@@ -15,15 +16,21 @@ from .compare import compare_arrays, judged_tolerance
 
 
 def diagnose(kind, check, case, arrays: dict, expected: dict, actual: dict, failed_names: list[str],
-             use_catalogue: bool = True) -> str:
+             use_catalogue: bool = True, stored: list | None = None) -> str:
     """A plain-words diagnosis of the failed outputs, or "" when nothing useful can be said.
 
-    ``use_catalogue=False`` (a student kit, where reference/ is absent) describes the difference only.
+    ``stored``: in a student kit, where reference/ is absent, the catalogue's outputs on this case computed
+    when the kit was made (harness.kitcheck.KitStore.mistakes: (summary, outputs) in catalogue order); they
+    are matched exactly as the grader matches the outputs it computes, so a kit and the grader name the same
+    mistake. ``use_catalogue=False`` without ``stored`` describes the difference only.
     """
     failed = [name for name in failed_names if name in expected]
     if not failed:
         return ""
-    matched = match_catalogue(kind, check, case, arrays, expected, actual, failed) if use_catalogue else ""
+    if stored is not None:
+        matched = match_candidates(kind, check, stored, expected, actual, failed)
+    else:
+        matched = match_catalogue(kind, check, case, arrays, expected, actual, failed) if use_catalogue else ""
     if matched:
         return matched
     notes = []
@@ -38,13 +45,19 @@ def diagnose(kind, check, case, arrays: dict, expected: dict, actual: dict, fail
 
 
 def match_catalogue(kind, check, case, arrays, expected, actual, failed: list[str]) -> str:
+    return match_candidates(kind, check, ((mistake.summary, produced) for mistake, produced
+                                          in catalogue_outputs(kind, check, case, arrays)), expected, actual, failed)
+
+
+def catalogue_outputs(kind, check, case, arrays):
+    """(mistake, the outputs it computes on these inputs) for each catalogued mistake of the check's kernels that
+    runs on them, in catalogue order. Needs reference/ (the grader, or `harness kit` storing them for a kit)."""
     # A statement-driven kind (harness.adapters.function) names the kernels of each check and runs a mistake
     # through the course-layout reference itself; the AICS kinds have one kernel each and a variant runner.
     kernels = kind.kernels(check) if hasattr(kind, "kernels") else [getattr(kind, "kernel", None)]
     if not any(kernels):
-        return ""
+        return
     from reference.mistakes import by_kernel
-    shape_hint = ""
     for mistake in [mistake for kernel in kernels if kernel for mistake in by_kernel(kernel)]:
         try:
             with np.errstate(all="ignore"):
@@ -53,6 +66,13 @@ def match_catalogue(kind, check, case, arrays, expected, actual, failed: list[st
                             kind.variant_outputs(mistake.variant, _copies(arrays), case))
         except Exception:   # a variant that cannot run on these inputs (e.g. Cin != Cout) is simply no match
             continue
+        yield mistake, produced
+
+
+def match_candidates(kind, check, candidates, expected, actual, failed: list[str]) -> str:
+    """The summary of the first (summary, produced outputs) candidate that reproduces the failed outputs."""
+    shape_hint = ""
+    for summary, produced in candidates:
         covered = [name for name in failed if name in produced]
         if not covered:
             continue
@@ -61,13 +81,13 @@ def match_catalogue(kind, check, case, arrays, expected, actual, failed: list[st
             if not all(_same(check, produced[name], actual.get(name)) for name in right):
                 continue
         if all(_reproduces(check, produced[name], actual.get(name)) for name in covered):
-            return mistake.summary
+            return summary
         wrong_shapes = [name for name in covered if isinstance(actual.get(name), np.ndarray)
                         and actual[name].shape != np.shape(expected[name])]
         if not shape_hint and wrong_shapes and all(np.shape(produced[name]) == actual[name].shape
                                                    for name in wrong_shapes):
             shape_hint = (f"your {wrong_shapes[0]} has shape {actual[wrong_shapes[0]].shape}, the shape it would "
-                          f"have if {mistake.summary.removeprefix('you ')}")
+                          f"have if {summary.removeprefix('you ')}")
     return shape_hint
 
 

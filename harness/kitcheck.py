@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import zipfile
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,13 @@ SPEC_NAME, STORE_NAME, MANIFEST_NAME = "spec.json", "expected.npz", "manifest.js
 EXIT_OK, EXIT_FAILED_CHECKS, EXIT_HARNESS_ERROR = 0, 1, 2
 
 
+MISTAKE_PART, SUMMARY_KEY, SAME_PREFIX = "mistake", ".summary", "="
+
+
 @dataclass
 class KitStore:
-    """Inputs and expected values of a kit's cases, keyed check/case/{in,out}/name."""
+    """Inputs and expected values of a kit's cases, keyed check/case/{in,out}/name, and what each catalogued
+    mistake computes on them, keyed check/case/mistake/NNN/... (see mistake_arrays)."""
 
     arrays: dict
 
@@ -51,9 +56,82 @@ class KitStore:
     def expected(self, check_id: str, case_name: str) -> dict:
         return self._section(check_id, case_name, "out")
 
+    def mistakes(self, check_id: str, case_name: str, expected: dict) -> list[tuple[str, dict]]:
+        """(summary, outputs) of each catalogued mistake stored for the case, in catalogue order: the candidates
+        harness.diagnose matches a failed output against, as the grader matches the ones it computes. An output
+        a mistake leaves right is the case's ``expected`` value."""
+        grouped: dict[str, dict] = {}
+        for name, value in self._section(check_id, case_name, MISTAKE_PART).items():
+            index, _, output = name.partition("/")
+            grouped.setdefault(index, {})[output] = value
+        found = []
+        for index in sorted(grouped):
+            entry = grouped.pop(index)
+            summary = entry.pop(SUMMARY_KEY, None)
+            if summary is None:
+                continue
+            outputs = {}
+            for name, value in entry.items():
+                if not name.startswith(SAME_PREFIX):
+                    outputs[name] = value
+                elif name[len(SAME_PREFIX):] in expected:       # left right by the mistake: the expected value
+                    outputs[name[len(SAME_PREFIX):]] = expected[name[len(SAME_PREFIX):]]
+            found.append((bytes(np.asarray(summary, dtype=np.uint8)).decode("utf-8"), outputs))
+        return found
+
     def _section(self, check_id, case_name, part) -> dict:
         prefix = f"{check_id}/{case_name}/{part}/"
         return {key[len(prefix):]: value for key, value in self.arrays.items() if key.startswith(prefix)}
+
+
+def mistake_arrays(kit_spec, store: dict, run_context) -> dict:
+    """Store entries of what each catalogued mistake computes on a kit's cases, for the kit's diagnoses.
+
+    ``store`` holds the kit's inputs and expected values (check/case/in/... and check/case/out/...; a kind
+    that needs no reference computes its expected values from the case, with ``run_context``). A kit holds no
+    reference, so the catalogue's outputs are computed here, when the kit is made (instructor side: needs
+    reference/), for every case and every mistake that runs on it and changes one of its outputs:
+
+        check/case/mistake/NNN/.summary   the mistake's summary, UTF-8 bytes (NNN: catalogue order)
+        check/case/mistake/NNN/NAME       an output the mistake changes, as it computes it
+        check/case/mistake/NNN/=NAME      an empty marker: an output it leaves right
+
+    These are wrong answers, never the right ones: the expected values are in the kit already.
+    """
+    from .adapters import registry
+    from .diagnose import catalogue_outputs
+    kit = KitStore(store)
+    entries = {}
+    for check in kit_spec.checks:
+        kind = registry.get(check.kind)
+        for case in check.cases:
+            arrays = kit.inputs(check.id, case.name)
+            expected = (kit.expected(check.id, case.name) if kind.needs_reference(check)
+                        else kind.expected(check, case, arrays, run_context))
+            if not expected:
+                continue            # judged without expected values (a gradient check): nothing to match
+            index = 0
+            for mistake, produced in catalogue_outputs(kind, check, case, arrays):
+                shown = {name: np.asarray(value) for name, value in produced.items() if name in expected
+                         and np.asarray(value).dtype.kind in "biuf"}        # plain arrays only: no pickles
+                changed = {name: value for name, value in shown.items() if not _identical(value, expected[name])}
+                if not changed:
+                    continue        # right on this case: it cannot be what a failed output shows
+                prefix = f"{check.id}/{case.name}/{MISTAKE_PART}/{index:03d}/"
+                entries[prefix + SUMMARY_KEY] = np.frombuffer(mistake.summary.encode("utf-8"), dtype=np.uint8)
+                for name, value in shown.items():
+                    if name in changed:
+                        entries[prefix + name] = value
+                    else:
+                        entries[prefix + SAME_PREFIX + name] = np.zeros(0, dtype=np.uint8)
+                index += 1
+    return entries
+
+
+def _identical(value: np.ndarray, expected) -> bool:
+    expected = np.asarray(expected)
+    return value.shape == expected.shape and value.dtype.kind in "biuf" and bool(
+        np.array_equal(value.astype(np.float64), expected.astype(np.float64), equal_nan=True))
 
 
 def load_kit(directory: Path):
@@ -233,15 +311,52 @@ def _check(args, kit_dir: Path) -> int:
     with live_progress(sys.stderr, args.progress, ids=ids, prefix="check.pyz: ") as progress:
         options = run_options(only=selected, python=args.python or manifest.get("python"), progress=progress)
         result = check_submission(args.path, spec, context, options)
-    print(format_result(result, None, verbose=args.verbose))
+    shown, stand_ins = without_stand_ins(result)
+    print(format_result(shown, None, verbose=args.verbose))
+    for line in stand_in_notes(stand_ins):
+        print(f"note: {line}")
     if args.json:
         result.write_json(args.json)
     if args.html:
         from .report.html import write_html
-        write_html(result, args.html, None, audience="student")
+        write_html(shown, args.html, None, audience="student")
     if result.all_passed or (only and all(check.status == "pass" for check in result.checks if check.id in only)):
         return EXIT_OK
     return EXIT_FAILED_CHECKS
+
+
+# harness.sandbox.compat records a library the submission imports but this Python lacks as
+# "NAME (not installed: WHAT)": the import got a stand-in. That is this computer's setup, not an old API the
+# submission used, so the kit says so in its own words instead of listing it with the emulated legacy APIs.
+_STAND_IN = re.compile(r"^(?P<name>[\w.]+) \(not installed: (?P<what>.*)\)$")
+_FAILS_WHEN_USED = "a stand-in that fails when used"
+
+
+def without_stand_ins(result):
+    """(the result without stand-ins among its emulated APIs, [(library, what its stand-in does)])."""
+    used = (result.sandbox or {}).get("compat_used") or []
+    matches = [_STAND_IN.match(str(entry)) for entry in used]
+    stand_ins = [(match["name"], match["what"]) for match in matches if match]
+    if not stand_ins:
+        return result, []
+    legacy = [entry for entry, match in zip(used, matches) if not match]
+    return replace(result, sandbox={**result.sandbox, "compat_used": legacy}), stand_ins
+
+
+def stand_in_notes(stand_ins: list) -> list[str]:
+    """Plain words for libraries the submission imports that this Python lacks (see without_stand_ins)."""
+    lines = []
+    failing = [name for name, what in stand_ins if what == _FAILS_WHEN_USED]
+    if failing:
+        one = len(failing) == 1
+        names = failing[0] if one else ", ".join(failing[:-1]) + " and " + failing[-1]
+        lines.append(f"{names} {'is' if one else 'are'} not installed in this Python. Your code imports "
+                     f"{'it' if one else 'them'}, so a stand-in was used for the import only: a check that uses "
+                     f"{'it' if one else 'one of them'} fails and names the library. "
+                     "This is not a fault of your code.")
+    lines.extend(f"{name} is not installed in this Python; your code imports it, and a stand-in was used instead "
+                 f"({what})." for name, what in stand_ins if what != _FAILS_WHEN_USED)
+    return lines
 
 
 def _require_html_libraries() -> None:

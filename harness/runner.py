@@ -282,9 +282,11 @@ def run_case(check: CheckSpec, kind, case: Case, session, run_context: RunContex
     if failed:
         outcome.status = "fail"
         outcome.message = "; ".join(comparison.message for comparison in failed)
+        store = run_context.lab.kit_store       # a kit matches the catalogue's outputs it stores (kitcheck)
+        stored = store.mistakes(check.id, case.name, expected) if store is not None else None
         outcome.diagnosis = diagnose(kind, check, case, arrays, expected, execution.values,
-                                     [comparison.output for comparison in failed],
-                                     use_catalogue=run_context.lab.kit_store is None)
+                                     [comparison.output for comparison in failed], use_catalogue=store is None,
+                                     stored=stored)
         outcome.artifacts = _artifacts(kind, failed, expected, execution.values)
     return outcome
 

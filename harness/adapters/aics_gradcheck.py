@@ -117,10 +117,10 @@ class GradCheck(Kind):
         perturbed = self._perturbed_inputs(arrays, step, check.options.get("directions", 3))
         second = wrapped.build(check, case, plan)
         forward = wrapped.method(check, "forward", plan)
-        for name, (x_name, weight_name, bias_name) in perturbed["calls"].items():
+        for name, (x_name, parameters) in perturbed["calls"].items():
             if "weight" in arrays:        # every forward sees exactly the parameters its estimate assumes
-                second.call(f"layer.{wrapped.method(check, 'load')}", ref(weight_name or "weight"),
-                            ref(bias_name or "bias"))
+                weight_name, bias_name = parameters or ("weight", "bias")
+                second.call(f"layer.{wrapped.method(check, 'load')}", ref(weight_name), ref(bias_name))
             args = [ref(x_name)] + ([ref("target")] if is_loss else [])
             second.call(f"layer.{forward}", *args, as_=name)
         second.output(*perturbed["calls"])
@@ -129,56 +129,33 @@ class GradCheck(Kind):
         return Execution({**values, **more, "step": step, "dtype": dtype}, [reply, reply2])
 
     def _perturbed_inputs(self, arrays, step, directions) -> dict:
+        """{"calls": output name -> (input, None or the (weight, bias) to load), "arrays": the perturbed arrays}."""
         calls, extra = {}, {}
         for index in range(directions):
             for sign, label in ((1, "plus"), (-1, "minus")):
-                extra[f"x_{label}{index}"] = (arrays["x"] + sign * step * arrays[f"v{index}"]).astype(arrays["x"].dtype)
-                calls[f"out_x_{label}{index}"] = (f"x_{label}{index}", None, None)
+                extra[f"x_{label}{index}"] = _moved(arrays, "x", f"v{index}", sign * step)
+                calls[f"out_x_{label}{index}"] = (f"x_{label}{index}", None)
                 if "weight" in arrays:
-                    for parameter, prefix in (("weight", "w"), ("bias", "b")):
-                        extra[f"{prefix}_{label}{index}"] = (
-                            arrays[parameter] + sign * step * arrays[f"{prefix}{index}"]).astype(arrays[parameter].dtype)
-                    calls[f"out_w_{label}{index}"] = ("x", f"w_{label}{index}", None)
-                    calls[f"out_b_{label}{index}"] = ("x", None, f"b_{label}{index}")
+                    extra[f"w_{label}{index}"] = _moved(arrays, "weight", f"w{index}", sign * step)
+                    extra[f"b_{label}{index}"] = _moved(arrays, "bias", f"b{index}", sign * step)
+                    calls[f"out_w_{label}{index}"] = ("x", (f"w_{label}{index}", "bias"))
+                    calls[f"out_b_{label}{index}"] = ("x", ("weight", f"b_{label}{index}"))
         return {"calls": calls, "arrays": extra}
 
     def compare(self, check, case, arrays, expected, actual):
         is_loss = isinstance(self.wrapped(check), LossBackward)
-        step, tolerance = actual["step"], TOLERANCE[actual["dtype"]]
-        weight = (lambda out: np.sum(out)) if is_loss else (lambda out: np.sum(out * arrays["dout"]))
-        computed = arrays["x"].dtype
+        tolerance = TOLERANCE[actual["dtype"]]
         parameters = PARAMETERS if "weight" in arrays and not is_loss else PARAMETERS[:1]
         problems, worst = [], 0.0
         for gradient_name, prefix, direction_prefix in parameters:
             estimates = []
             for index in range(check.options.get("directions", 3)):
-                direction = arrays[f"{direction_prefix}{index}"]
-                plus, minus = actual.get(f"out_{prefix}_plus{index}"), actual.get(f"out_{prefix}_minus{index}")
-                gradient = actual.get(gradient_name)
-                if not all(isinstance(value, np.ndarray) for value in (plus, minus, gradient)):
-                    return [Comparison("gradient", "type", f"{gradient_name}: the forward or backward did not return arrays")]
-                gradient = _as_shape(gradient, direction.shape)
-                if gradient.shape != direction.shape:
-                    return [Comparison("gradient", "shape", f"{gradient_name} has shape {gradient.shape}, the "
-                                       f"{'input' if prefix == 'x' else PARAMETER_OF[gradient_name]} {direction.shape}")]
-                if not is_loss and plus.shape != arrays["dout"].shape:
-                    return [Comparison("gradient", "shape", f"the forward output has shape {plus.shape}; for this "
-                                       f"input it must be {arrays['dout'].shape}")]
-                unusable = _unusable(gradient_name, gradient, computed) or _unusable("the forward output", plus, computed) \
-                    or _unusable("the forward output", minus, computed)
-                if unusable:
-                    return [unusable]
-                with np.errstate(over="ignore", invalid="ignore"):
-                    numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
-                    analytic = float(np.sum(gradient.astype(np.float64) * direction))
-                    error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
-                if not np.isfinite(error):
-                    return [Comparison("gradient", "nonfinite",
-                                       f"{gradient_name}: the finite-difference comparison overflowed (the forward "
-                                       f"changes at rate {numeric:.6g}, the gradient predicts {analytic:.6g}): "
-                                       "values this large are not a usable gradient", {"max_rel_error": float("inf")})]
-                worst = max(worst, error)
-                estimates.append((numeric, analytic, error))
+                estimate = _estimate(arrays, actual, gradient_name, f"out_{prefix}_{{}}{index}",
+                                     f"{direction_prefix}{index}", is_loss)
+                if isinstance(estimate, Comparison):
+                    return [estimate]
+                worst = max(worst, estimate[2])
+                estimates.append(estimate)
             bad = [estimate for estimate in estimates if estimate[2] > tolerance]
             if bad:
                 numeric, analytic, error = bad[0]
@@ -186,8 +163,47 @@ class GradCheck(Kind):
                                 f"along a random direction the forward changes at rate {numeric:.6g}, your "
                                 f"gradient predicts {analytic:.6g} (relative error {error:.2g})"
                                 + _scale_hint(gradient_name, estimates, tolerance, arrays["x"].shape[0]))
-        metrics = {"max_rel_error": worst, "tolerance": tolerance, "step": step}
+        metrics = {"max_rel_error": worst, "tolerance": tolerance, "step": actual["step"]}
         return [Comparison("gradient", "values" if problems else None, "; ".join(problems), metrics)]
+
+
+def _moved(arrays: dict, name: str, direction: str, distance: float) -> np.ndarray:
+    return (arrays[name] + distance * arrays[direction]).astype(arrays[name].dtype)
+
+
+def _estimate(arrays: dict, actual: dict, gradient_name: str, outputs: str, direction_name: str, is_loss: bool):
+    """(finite-difference rate of L along the direction, the rate ``gradient_name`` predicts, relative error),
+    or the failed Comparison when the forward or the gradient cannot be used. ``outputs``: the names of the
+    perturbed forwards' outputs, with {} for plus / minus."""
+    direction, step = arrays[direction_name], actual["step"]
+    plus, minus, gradient = actual.get(outputs.format("plus")), actual.get(outputs.format("minus")), \
+        actual.get(gradient_name)
+    if not all(isinstance(value, np.ndarray) for value in (plus, minus, gradient)):
+        return Comparison("gradient", "type", f"{gradient_name}: the forward or backward did not return arrays")
+    gradient = _as_shape(gradient, direction.shape)
+    if gradient.shape != direction.shape:
+        what = "input" if gradient_name == "bottom_diff" else PARAMETER_OF[gradient_name]
+        return Comparison("gradient", "shape", f"{gradient_name} has shape {gradient.shape}, the {what} "
+                          f"{direction.shape}")
+    if not is_loss and plus.shape != arrays["dout"].shape:
+        return Comparison("gradient", "shape", f"the forward output has shape {plus.shape}; for this input it "
+                          f"must be {arrays['dout'].shape}")
+    computed = arrays["x"].dtype
+    unusable = _unusable(gradient_name, gradient, computed) or _unusable("the forward output", plus, computed) \
+        or _unusable("the forward output", minus, computed)
+    if unusable:
+        return unusable
+    weight = (lambda out: np.sum(out)) if is_loss else (lambda out: np.sum(out * arrays["dout"]))  # noqa: E731
+    with np.errstate(over="ignore", invalid="ignore"):
+        numeric = (weight(plus.astype(np.float64)) - weight(minus.astype(np.float64))) / (2 * step)
+        analytic = float(np.sum(gradient.astype(np.float64) * direction))
+        error = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
+    if not np.isfinite(error):
+        return Comparison("gradient", "nonfinite",
+                          f"{gradient_name}: the finite-difference comparison overflowed (the forward changes at "
+                          f"rate {numeric:.6g}, the gradient predicts {analytic:.6g}): values this large are not "
+                          "a usable gradient", {"max_rel_error": float("inf")})
+    return numeric, analytic, error
 
 
 def _as_shape(gradient: np.ndarray, shape: tuple) -> np.ndarray:

@@ -189,7 +189,8 @@ def test_kit_holds_only_the_public_cases(data21):
     assert hidden_count >= 10
     for key in _store_keys(data21):
         check_id, case_name, part, _ = key.split("/", 3)
-        assert (check_id, case_name) in kept and part in ("in", "out"), key
+        # "mistake": what catalogued mistakes compute on the case, for the kit's diagnoses (kitcheck.mistake_arrays)
+        assert (check_id, case_name) in kept and part in ("in", "out", "mistake"), key
     with np.load(data21 / "expected.npz", allow_pickle=False) as data:
         assert all(data[key].dtype.kind in "biuf" for key in data.files)
     assert "rubric" not in json.loads((data21 / "spec.json").read_text())
