@@ -145,3 +145,12 @@ def test_gradient_checks_fail_a_wrong_backward(lab, mistake_id):
         pytest.skip(GRADIENT_UNSEEN.get((lab, mistake_id), "the lab has no gradient check of this backward"))
     _, public_failed, _ = _outcomes(lab, mistake_id)
     assert set(checks) & public_failed, f"{mistake_id} passes {checks}"
+
+
+@pytest.mark.parametrize("lab", ("aics-exp2-2", "aics-exp3-2"))
+def test_the_dlp_labs_hide_no_case(lab):
+    """The DLP labs run the course's own runtime on one input per check (harness.dlp; tests/dlp match their
+    mistakes): every case is public, so whatever grading fails, the public report fails too."""
+    from harness.spec import load_spec
+    hidden = [(check.id, case.name) for check in load_spec(lab).checks for case in check.cases if not case.public]
+    assert not hidden and all(not check.is_property for check in load_spec(lab).checks), hidden
