@@ -61,7 +61,7 @@ class Submission:
         else:
             shown = ", ".join(self.contents[:SHOWN_FILES]) or "no files"
             more = f" and {len(self.contents) - SHOWN_FILES} more" if len(self.contents) > SHOWN_FILES else ""
-            where = (f"no folder in {self.origin or self.root} holds any of {', '.join(self.expected)}; "
+            where = (f"no folder in {shown_path(self.origin or self.root)} holds any of {', '.join(self.expected)}; "
                      f"it has {shown}{more}")
         return f"{file_name} is missing from the submission ({where}){self._near_match(file_name)}"
 
@@ -69,7 +69,7 @@ class Submission:
         others = sorted({path.relative_to(self.package_dir).as_posix() for path in _files(self.package_dir, ".py")}
                         - set(self.expected))
         close = difflib.get_close_matches(file_name, others, n=1, cutoff=0.6)
-        return f"; found {close[0]}: the course's file name is {file_name}" if close else ""
+        return f"; found {shown_path(close[0])}: the course's file name is {file_name}" if close else ""
 
     def _shown(self, directory: Path) -> str:
         """The directory as the student knows it: relative to what they handed in."""
@@ -77,7 +77,7 @@ class Submission:
         if self.inner is not None and directory.is_relative_to(self.inner[0]):
             base, name = self.inner[0], f"{name}/{self.inner[1]}"
         relative = directory.relative_to(base).as_posix()
-        return name if relative == "." else f"{name}/{relative}"
+        return shown_path(name if relative == "." else f"{name}/{relative}")
 
 
 def locate_submission(path: Path, spec: LabSpec) -> Submission:
@@ -99,7 +99,7 @@ def locate_submission(path: Path, spec: LabSpec) -> Submission:
         return submission
     # Nothing found: point at the directory we would have used, so every check reports the missing file.
     submission.package_dir = root / spec.package if (root / spec.package).is_dir() else root
-    submission.contents = tuple(path.relative_to(root).as_posix() for path in _files(root))
+    submission.contents = tuple(shown_path(path.relative_to(root).as_posix()) for path in _files(root))
     return submission
 
 
@@ -227,6 +227,12 @@ def entry_name(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return raw.decode("utf-8", "backslashreplace")
+
+
+def shown_path(path) -> str:
+    """``path`` for a message: each name read as ``entry_name`` reads it (a folder named in GBK shows its Chinese
+    name, not the escapes of its bytes)."""
+    return "/".join(entry_name(part) for part in os.fsencode(str(path)).split(b"/"))
 
 
 def not_a_folder(path: Path) -> str:

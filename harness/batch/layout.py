@@ -121,7 +121,8 @@ def write_atomically(path: Path, data: bytes | str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{_token()}.tmp")          # short: the target's name may be near NAME_MAX
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # a lone surrogate (a path that is not UTF-8, quoted in a message) is written as its escape, never an error
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     try:
         with open(temporary, "wb") as stream:
             stream.write(payload)

@@ -46,6 +46,9 @@ def named(tmp_path_factory):
     _zip_of_correct(_at(root, GBK_ZIP))
     copy_submission(CORRECT, _at(root, UNDECODABLE))
     copy_submission(CORRECT, root / "bob")
+    misnamed = _at(_at(root, "王五".encode("gbk")), "实验".encode("gbk"))     # GBK all the way down, misnamed
+    misnamed.mkdir(parents=True)
+    (misnamed / "layers_one.py").write_text("x = 1\n")
     out.mkdir()
     (out / folder_name("bob")).write_text("a file where bob's folder goes: his files cannot be written\n")
     batch = api.grade(root, out, lab=LAB, jobs=2)
@@ -55,10 +58,16 @@ def named(tmp_path_factory):
 def test_every_entry_is_graded_under_a_valid_unique_id(named):
     ids = [item.name for item in named["batch"]]
     escaped = "\\xff\\xfestudent"
-    assert sorted(ids) == sorted([EMOJI, "张三", "\\xd5\\xc5\\xc8\\xfd", "李四.zip", escaped, "bob"])
-    assert all(item.result.score == item.result.max_score for item in named["batch"] if item.name != "bob")
+    assert sorted(ids) == sorted([EMOJI, "张三", "\\xd5\\xc5\\xc8\\xfd", "李四.zip", escaped, "bob", "王五"])
+    assert all(item.result.score == item.result.max_score for item in named["batch"] if item.name not in ("bob", "王五"))
     for entry_id in ids:
         entry_id.encode("utf-8")                           # valid Unicode: no lone surrogates
+
+
+def test_messages_name_folders_as_the_student_named_them(named):
+    wang = next(item for item in named["batch"] if item.name == "王五")
+    message = next(check for check in wang.result.checks if check.id == "fc.forward").message
+    assert "/王五 holds any of layers_1.py; it has 实验/layers_one.py" in message and "found 实验/layers_one.py" in message
 
 
 def test_outputs_keep_the_full_id_and_every_file_name_fits(named):
