@@ -105,8 +105,10 @@ def test_junit_xml_has_a_suite_per_submission(graded):
     suites = {suite.get("name"): suite for suite in tree.findall("testsuite")}
     assert set(suites) == set(EXPECTED) | {"not graded"}
     li = suites["李四"]
-    assert li.get("failures") == "1" and li.get("skipped") == "1"          # fc.backward fails, fc.update is skipped
+    # fc.backward and its finite-difference check (d_bias is checked there too) fail, fc.update is skipped
+    assert li.get("failures") == "2" and li.get("skipped") == "1"
     assert li.find("testcase[@name='fc.backward']/failure") is not None
+    assert li.find("testcase[@name='fc.backward.gradcheck']/failure") is not None
     assert int(tree.get("tests")) == sum(int(suite.get("tests")) for suite in suites.values())
     assert {case.get("name") for case in suites["not graded"].iter("testcase")} == NOT_GRADED
 
