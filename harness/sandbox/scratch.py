@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+COMPILED_SUFFIXES = {".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib"}
 SKIPPED_DIRECTORIES = {"__pycache__", ".git", ".hg", ".svn", ".idea", ".vscode", ".ipynb_checkpoints"}
 MAX_DEPTH = 8
 MAX_ENTRIES = 2000
@@ -126,6 +127,10 @@ def _refusal(source: Path, max_file_bytes: int, copied_bytes: int, max_total_byt
         return "it is a symbolic link, which the grader does not follow"
     if not source.is_file():
         return "it is not a regular file"
+    if source.suffix.lower() in COMPILED_SUFFIXES:
+        # Python would import a lone .pyc (or a native module) in place of a missing .py: code nobody can
+        # read, compare for similarity or judge for loops. Beside its .py it is only a stale cache.
+        return "it is compiled code, which the grader does not run: hand in the .py source"
     size = source.stat().st_size
     if size > max_file_bytes:
         return f"it is {_size(size)}, over the {_size(max_file_bytes)} limit for a submission file"
