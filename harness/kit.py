@@ -34,7 +34,7 @@ from . import __version__
 from .adapters import registry
 from .context import RunContext, build_context
 from .errors import HarnessError
-from .kitcheck import MANIFEST_NAME, SPEC_NAME, STORE_NAME, fingerprint
+from .kitcheck import MANIFEST_NAME, SPEC_NAME, STORE_NAME, fingerprint, mistake_arrays
 from .spec import LabSpec, load_spec, parse_spec, stable_seed
 
 KIT_ARCHIVE, KIT_README, KIT_DATA = "check.pyz", "README.txt", "kit"
@@ -68,6 +68,8 @@ def make_kit(lab: str, out: Path, weights: Path | None = None, image: Path | Non
                            f"check nothing ({'; '.join(f'{k}: {v}' for k, v in omitted.items())})")
     kit_spec = _validated(kit_data, spec)
     store = _store(kit_spec, RunContext(context))
+    # what each catalogued mistake computes on the public cases: the kit names a mistake as the grader does
+    store.update(mistake_arrays(kit_spec, store, RunContext(context)))
     manifest = {
         "lab": spec.lab, "title": spec.title, "source_spec_sha256": spec.source_sha256,
         "harness_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
