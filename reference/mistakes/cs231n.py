@@ -135,6 +135,15 @@ def batchnorm_test_uses_batch_statistics(x, gamma, beta, bn_param):
     return out, cache
 
 
+def batchnorm_test_without_eps(x, gamma, beta, bn_param):
+    """Test mode divides by sqrt(running_var), eps left out: off by about eps / (2 var), 1e-5 for var near 1,
+    inside float32's tolerance; the public case with running variances near eps shows it at any precision."""
+    if bn_param["mode"] != "test":
+        return course.batchnorm_forward(x, gamma, beta, bn_param)
+    # the reference refuses eps = 0; the smallest normal float adds nothing to a variance of 1e-6 or more
+    return course.batchnorm_forward(x, gamma, beta, {**bn_param, "eps": np.finfo(np.float64).tiny})
+
+
 def batchnorm_backward_without_mean_terms(dout, cache):
     """dx = dout * gamma / sqrt(var + eps): the mean and variance treated as constants."""
     x, gamma, eps = cache["x"], cache["gamma"], cache["eps"]
@@ -361,6 +370,9 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("cs231n.batchnorm_test_batch_stats", LAYERS + "batchnorm_forward",
             "in test mode your batchnorm normalises with the batch's own statistics; it must use running_mean "
             "and running_var", batchnorm_test_uses_batch_statistics),
+    Mistake("cs231n.batchnorm_test_no_eps", LAYERS + "batchnorm_forward",
+            "in test mode your batchnorm divides by sqrt(running_var) without eps; it must be "
+            "sqrt(running_var + eps), as in training", batchnorm_test_without_eps),
     Mistake("cs231n.batchnorm_backward_no_mean_terms", LAYERS + "batchnorm_backward",
             "your batchnorm_backward treats the batch mean and variance as constants (dx = dout * gamma / "
             "sqrt(var + eps)); they depend on x too", batchnorm_backward_without_mean_terms),
