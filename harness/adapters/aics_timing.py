@@ -56,8 +56,10 @@ from .registry import register
 # shapes is 4.3x (a per-output-channel multiply-and-sum, conv forward) or faster, and every faked one that
 # is timed is 0.8-1.0x; the spec's comments and benchmarks/README.md give the figures. target_seconds: one
 # batch of timed calls lasts about this long; max_batch_bytes bounds what a batch holds in the child.
-DEFAULT_OPTIONS = {"min_ratio": 2.0, "pairs": 9, "min_pairs": 3, "certain_factor": 1.5, "stop_spread": 0.3,
-                   "target_seconds": 0.03, "max_calls": 64, "max_batch_bytes": 64 << 20, "verify": 3,
+# stop_spread 0.1 and 60 ms batches: one run's judged ratio is within 10% of another's (benchmarks/bench_batch.py:
+# at most 10-12% over 32 ratios, where 0.3 and 30 ms gave 15-18%), for 3.5-4 pairs a check instead of 3.
+DEFAULT_OPTIONS = {"min_ratio": 2.0, "pairs": 9, "min_pairs": 3, "certain_factor": 1.5, "stop_spread": 0.1,
+                   "target_seconds": 0.06, "max_calls": 64, "max_batch_bytes": 64 << 20, "verify": 3,
                    "raw_measurements": 1, "min_fraction_of_reference": 0.0, "calibrate": True,
                    "hold_floor": 5.0, "hold_factor": 50.0, "hold_max": 10.0}
 
