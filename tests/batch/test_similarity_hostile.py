@@ -143,10 +143,12 @@ def test_code_moved_into_a_helper_module_is_compared_and_bytecode_without_source
     assert "compiled code without source: oscar: _impl.pyc" in report.summary()
     page = (tmp_path / "out" / "similarity.html").read_text(encoding="utf-8")
     assert "compiled code without its source: _impl.pyc" in page
-    # grading loads the bytecode (the wrapper imports it, and passes): the result says so
+    # grading does not run the bytecode (harness.sandbox.scratch copies no compiled code): the wrapper's import
+    # fails, and the result says why and which file
     graded = api.check(root / "oscar", lab=LAB, only=["fc.forward"])
-    assert next(check for check in graded.checks if check.id == "fc.forward").status == "pass"
+    assert next(check for check in graded.checks if check.id == "fc.forward").status == "error"
     assert any("compiled code without its source: _impl.pyc" in line for line in graded.semantics["evidence"])
+    assert "_impl.pyc was not copied: it is compiled code" in graded.json_text()
 
 
 def test_a_graded_batch_is_not_probed_again_by_its_similarity_report(tmp_path, monkeypatch):
