@@ -28,7 +28,7 @@ timing-aware fast path). Here:
   child and the measuring thread pinned to the gate's CPU (harness.timing_gate).
   Nothing the student controls runs long under the gate: the raw path (its
   time is only reported) runs before it is taken, and each request made while
-  it is held is cut at a multiple of what the same calls took just before.
+  it is held is cut at 10 s (hold_max), where a passing batch takes about 1 s.
 
 The threshold (``min_ratio``) and the figures it rests on are in the spec's
 comments (specs/aics-exp3-3.yaml) and benchmarks/bench_speedup_paths.py.

@@ -102,6 +102,8 @@ def _copy_tree(source_dir: Path, scratch: Scratch, max_file_bytes: int, max_tota
                                    and not _refused_link(Path(directory, name), relative_dir / name, scratch))
         for name in sorted(files):
             source, relative = Path(directory, name), (relative_dir / name).as_posix()
+            if _stale_cache(source):        # Python 2 wrote layers_1.pyc beside layers_1.py: nothing to say
+                continue
             entries += 1
             reason = _refusal(source, max_file_bytes, copied_bytes, max_total_bytes, entries)
             if reason:
@@ -113,6 +115,10 @@ def _copy_tree(source_dir: Path, scratch: Scratch, max_file_bytes: int, max_tota
             copied_bytes += target.stat().st_size
             if target.suffix == ".py":
                 scratch.sources.append(target)
+
+
+def _stale_cache(source: Path) -> bool:
+    return source.suffix.lower() in (".pyc", ".pyo") and source.with_suffix(".py").is_file()
 
 
 def _refused_link(path: Path, relative: Path, scratch: Scratch) -> bool:

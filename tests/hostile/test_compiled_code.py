@@ -37,3 +37,12 @@ def test_a_lone_pyc_is_not_imported_and_the_result_says_why(tmp_path):
 def test_the_same_helper_as_source_runs(tmp_path):
     result = api.check(_with_helper(tmp_path, "source", False), LAB, only=["fc.forward"], limits=LIMITS)
     assert next(check for check in result.checks if check.id == "fc.forward").status == "pass"
+
+
+def test_a_python2_pyc_beside_its_source_is_skipped_without_a_word(tmp_path):
+    submission = _with_helper(tmp_path, "stale", False)
+    upload = submission / "stu_upload"
+    py_compile.compile(str(upload / "_impl.py"), cfile=str(upload / "_impl.pyc"), doraise=True)
+    result = api.check(submission, LAB, only=["fc.forward"], limits=LIMITS)
+    assert next(check for check in result.checks if check.id == "fc.forward").status == "pass"
+    assert "was not copied" not in result.json_text()
