@@ -6,7 +6,9 @@ misspelt method with its closest match).
 """
 from __future__ import annotations
 
+import builtins
 import difflib
+import re
 
 _STATUS_WORDS = {
     "timeout": "did not finish in time",
@@ -35,21 +37,43 @@ def describe_failure(reply, doing: str, reveal: bool = True) -> str:
         parts.append(f"{_STATUS_WORDS[reply.status]} while {where}")
     if getattr(reply, "detail", "") and not error:
         parts.append(reply.detail)
+    if error is not None and not reveal:
+        parts.append(_hidden_case_error(error, doing))
+        error = None
     if error is not None:
         where = f"{error.file}, line {error.line}: " if error.file and error.line else ""
         step = error.step or doing
-        parts.append(f"{where}{error.exc_type}: {error.message if reveal else WITHHELD} (while {step})")
+        parts.append(f"{where}{error.exc_type}: {error.message} (while {step})")
         if error.source_line:
             parts.append(f"    {error.source_line.strip()}")
-        # a close match names one of the student's attributes, which code can name after its inputs
-        suggestion = _course_attribute_hint(error) or (_did_you_mean(error) if reveal else "")
+        suggestion = _course_attribute_hint(error) or _did_you_mean(error)
         if suggestion:
             parts.append(suggestion)
         if error.hint:
             parts.append(f"hint: {error.hint}")
-    for action in getattr(reply, "blocked", None) or ():
-        parts.append(f"blocked: {action}")
+    blocked = getattr(reply, "blocked", None) or ()
+    if reveal:
+        parts.extend(f"blocked: {action}" for action in blocked)
+    elif blocked:                        # a refused path is the submission's to name, after the inputs if it likes
+        parts.append(f"blocked: {len(blocked)} action(s) the sandbox forbids (which, on the public cases)")
     return "\n".join(parts) if parts else f"failed while {doing}"
+
+
+_BUILTIN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
+                                if isinstance(value, type) and issubclass(value, BaseException)) | {
+    "LinAlgError", "AxisError", "SandboxViolation"}
+_FILE_NAME = re.compile(r"[A-Za-z0-9_\-./]{1,60}\.py")
+
+
+def _hidden_case_error(error, doing: str) -> str:
+    """Only what code cannot shape after the case's inputs: a built-in exception's name (a class the submission
+    defines could be named after them), a plain file name and line number, and the grader's own words for what
+    was running. The exception's text, the source line (linecache can be fed), the step label and the
+    attribute names a suggestion would echo all come from the child, and are left out."""
+    exc_type = error.exc_type if error.exc_type in _BUILTIN_EXCEPTIONS else "an exception of the submission's own"
+    plain_file = isinstance(error.file, str) and _FILE_NAME.fullmatch(error.file) and isinstance(error.line, int)
+    where = f"{error.file}, line {error.line}: " if plain_file else ""
+    return f"{where}{exc_type}: {WITHHELD} (while {doing})"
 
 
 # Attributes a course layer sets for later use, and why each must be there.
