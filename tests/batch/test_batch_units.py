@@ -238,3 +238,19 @@ def test_a_check_with_only_hidden_cases_is_shown_after_publishing_without_its_de
     assert tests["open"]["visibility"] == "visible" and "bias missing" in tests["open"]["output"]
     assert tests["closed"]["visibility"] == "after_published"
     assert all(hidden_message not in test["output"] and "secret" not in test["output"] for test in tests.values())
+
+
+def test_a_huge_sparse_file_is_hashed_without_reading_it(tmp_path):
+    import time
+    from harness.batch.content import MAX_HASHED_BYTES, content_hash
+    entry = tmp_path / "student"
+    entry.mkdir()
+    with open(entry / "data.npy", "wb") as sparse:         # a terabyte of holes, as `tar -S` unpacks one
+        sparse.truncate(1 << 40)
+    started = time.monotonic()
+    first = content_hash(entry)
+    assert time.monotonic() - started < 5
+    with open(entry / "data.npy", "r+b") as sparse:         # a change in its last bytes is still a change
+        sparse.seek((1 << 40) - 10)
+        sparse.write(b"x")
+    assert content_hash(entry) != first and (1 << 40) > MAX_HASHED_BYTES

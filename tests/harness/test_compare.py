@@ -189,3 +189,18 @@ def test_exact_comparisons_name_nan():
     result = compare_exact("top1", np.asarray(281), np.asarray(np.nan))
     assert result.problem == "nonfinite" and "NaN" in result.message
     assert compare_exact("top1", np.asarray(281), np.full((1, 1000), np.nan)).problem == "nonfinite"
+
+
+def test_a_hidden_case_gives_no_value_and_coarse_errors_back():
+    """An output of input + 1000 would give the input back through max_abs_error at full precision."""
+    expected = np.zeros((3, 4))
+    actual = expected + 1000.1453393134661
+    hidden = compare_arrays("out", expected, actual, TABLE, reveal=False)
+    assert not hidden.ok and hidden.metrics["max_abs_error"] == 1000.0
+    assert not {"worst_expected", "worst_actual", "scale"} & set(hidden.metrics)
+    passing = compare_arrays("out", expected + 1.2345678, expected + 1.2345678, TABLE, reveal=False)
+    assert passing.ok and "worst_expected" not in passing.metrics
+    shaped = compare_arrays("out", expected, np.zeros(1199124), TABLE, reveal=False)
+    assert shaped.problem == "shape" and "1199124" not in shaped.message
+    public = compare_arrays("out", expected, actual, TABLE, reveal=True)
+    assert public.metrics["max_abs_error"] == 1000.1453393134661 and "worst_expected" in public.metrics
