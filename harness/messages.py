@@ -25,11 +25,12 @@ WITHHELD = ("(the exception's text is withheld on a hidden case: code can put th
 def describe_failure(reply, doing: str, reveal: bool = True) -> str:
     """One paragraph: what happened, where in the student's code, and a hint when there is one.
 
-    ``reveal=False`` (a hidden case): the exception's type, file, line and source line, never its text,
-    which the submission writes and could fill with the hidden inputs it was given."""
+    ``reveal=False`` (a hidden case): only what the child cannot shape after the case's inputs
+    (_hidden_case_error); the step label the child reported is left out too."""
     error = reply.error
     parts = []
-    where = f"{doing} ({reply.step})" if getattr(reply, "step", None) and reply.step not in doing else doing
+    step_label = getattr(reply, "step", None) if reveal else None
+    where = f"{doing} ({step_label})" if step_label and step_label not in doing else doing
     if reply.status == "timeout":
         parts.append(f"{_STATUS_WORDS['timeout']} while {where} (after {reply.wall_time:.0f} s)"
                      if reply.wall_time else f"{_STATUS_WORDS['timeout']} while {where}")

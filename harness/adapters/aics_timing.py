@@ -154,7 +154,6 @@ class Speedup(Kind):
                 reference_fast = None
                 timing = measure_until_certain(lambda index: run.student("raw", 1), fast, *stopping)
                 raw = list(timing.a)
-            run.hold_cap = None
         return Execution({"timing": timing, "raw": raw, "reference_fast": reference_fast, "calls": run.calls,
                           "static": static, "verified": run.verified, "wrong": run.wrong, **conditions}, run.replies)
 

@@ -173,6 +173,7 @@ def read_document(entry_id: str, path: Path, spec: LabSpec, known: bool) -> Docu
     """Every Python source file of one submission's package folder as one text (the spec's files first), Python 2
     files translated as grading reads them; bounded, links never followed (see the module docstring)."""
     from .. import era as eras
+    from .. import py2probe
     from ..submission import locate_submission
     submission = locate_submission(path, spec)       # an archive: unpacked by the bounded unpacker grading uses
     try:
@@ -181,14 +182,14 @@ def read_document(entry_id: str, path: Path, spec: LabSpec, known: bool) -> Docu
         parts = []
         for relative, raw in sources:
             entry = plan.files.get(relative, {}) if plan is not None else {}
-            text = entry.get("source") or _decode(raw, entry.get("encoding"))
+            text = entry.get("source") or py2probe.decode(raw)[0]       # as the probe reads it: declared, UTF-8, GBK
             if not text.strip():
                 continue                 # an empty __init__.py: nothing to compare
             parts.append(FILE_MARK.format(name=valid_text(relative)) + valid_text(text).rstrip("\n") + "\n")
         python = plan.python if plan is not None else "3"
         if compiled:
-            problems.insert(0, f"compiled code without its source: {', '.join(compiled)} (the sandbox can load a "
-                               ".pyc beside no .py; its code is not compared)")
+            problems.insert(0, f"compiled code without its source: {', '.join(compiled)} (the sandbox does not run "
+                               "it, and its code is not compared)")
         notes = (["Python 2.7 code, compared as translated to Python 3"] if python == "2.7" else []) + problems
         return Document(entry_id, known, "\n".join(parts), python, notes, compiled=compiled, problems=problems)
     finally:
@@ -262,15 +263,6 @@ def read_regular_file(path: Path, limit: int) -> tuple[bytes | None, str]:
         return None, f"could not be read ({error.strerror or type(error).__name__})"
     finally:
         os.close(descriptor)
-
-
-def _decode(raw: bytes, encoding: str | None) -> str:
-    for candidate in filter(None, (encoding, "utf-8", "gb18030")):
-        try:
-            return raw.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return raw.decode("latin-1")
 
 
 # --- comparing -------------------------------------------------------------------------------------------
